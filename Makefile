@@ -1,0 +1,53 @@
+# tinykws: the user's entry points. `make demo` and `make test` are all a new user types.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+RUN    ?= runs/demo
+TARGET ?= host
+DATA   ?= ../shared/data/speech_commands_v0.02_real
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+
+.PHONY: setup system-deps demo test test-all firmware bench reference-model clean
+
+setup: $(VENV)/.installed system-deps
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The Cortex-M cross compiler and emulator: apt-installed when we are root on Debian.
+system-deps:
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
+	    && [ -f /usr/lib/arm-none-eabi/include/stdio.h ]; then \
+	  echo "system deps: arm-none-eabi-gcc and qemu-system-arm present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "system deps: apt-get install $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	else \
+	  echo "system deps: not root or not Debian; install $(APT_PACKAGES) yourself (Cortex-M tests will skip)"; \
+	fi
+
+demo: setup
+	$(BIN)/tinykws data synth --out data/synth
+	$(BIN)/tinykws train-and-export --data-dir data/synth --preset ds-cnn-s --out $(RUN)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+firmware: setup
+	$(BIN)/tinykws firmware $(RUN) --target $(TARGET) --out $(RUN)/firmware/$(TARGET)
+	$(MAKE) -C $(RUN)/firmware/$(TARGET)
+
+bench: setup
+	$(BIN)/python -m tinykws.bench --out bench
+
+clean:
+	rm -rf runs data/synth bench .pytest_cache

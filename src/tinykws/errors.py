@@ -1,0 +1,29 @@
+"""Typed exceptions. Library code raises these; only cli.py prints or exits."""
+
+
+class TinyKWSError(Exception):
+    """Base class of every error tinykws raises on purpose."""
+
+
+class InputError(TinyKWSError):
+    """Bad input: a file or value that cannot be used (CLI exit code 2)."""
+
+
+class AudioError(InputError):
+    """A WAV file that cannot be read; the message names the file."""
+
+
+class DataError(InputError):
+    """A data folder that cannot be used (empty, wrong layout, ...)."""
+
+
+class ModelError(InputError):
+    """A model file that cannot be used (corrupt, wrong type, unsupported op)."""
+
+
+class UnsupportedOperatorError(ModelError):
+    """An operator or option the C engine generator does not support."""
+
+
+class CheckFailed(TinyKWSError):
+    """A verification ran and failed (accuracy drop, mismatch): exit code 1."""
