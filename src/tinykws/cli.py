@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 from functools import wraps
-from typing import Any, Callable
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,6 +42,227 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err_console, transient=False)
+
+
+def _run_training(cfg, out: Path):
+    from tinykws.train import train
+
+    with _progress() as bar:
+        load_task = bar.add_task("loading clips", total=None)
+        epoch_task = bar.add_task("training", total=cfg.train.epochs)
+
+        def on_load(done: int, total: int) -> None:
+            bar.update(load_task, completed=done, total=total)
+
+        def on_epoch(epoch: int, total: int, row: dict) -> None:
+            bar.update(epoch_task, completed=epoch,
+                       description=f"training (loss {row['loss']:.3f}, val acc {row['val_accuracy']:.3f})")
+
+        result = train(cfg, out, load_progress=on_load, on_epoch=on_epoch)
+    for message in result.skipped:
+        err_console.print(f"[yellow]skipped:[/] {message}", highlight=False)
+    if result.skipped:
+        err_console.print(f"[yellow]{len(result.skipped)} unreadable file(s) skipped[/]")
+    console.print(f"trained {cfg.model.name} on {result.n_train} clips, validated on {result.n_val} "
+                  f"(speaker-disjoint): best val accuracy {result.best_val_accuracy:.4f} at epoch "
+                  f"{result.best_epoch}; {result.train_clips_per_s:.0f} clips/s")
+    console.print(f"run directory: {out}")
+    return result
+
+
+def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, seed: int, width: float,
+                  depth: int | None, batch_size: int | None):
+    import dataclasses
+
+    from tinykws.config import RunConfig
+    from tinykws.model import preset
+
+    cfg = RunConfig(model=preset(preset_name, width, depth), data_dirs=tuple(str(d) for d in data_dir))
+    changes = {"seed": seed}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    return cfg.replace(train=dataclasses.replace(cfg.train, **changes))
+
+
+DataDirOpt = Annotated[list[Path], typer.Option("--data-dir", help="data folder (repeat to merge several)")]
+PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l")]
+EpochsOpt = Annotated[Optional[int], typer.Option(help="epochs (default 36, the reference schedule)")]
+SeedOpt = Annotated[int, typer.Option(help="random seed")]
+WidthOpt = Annotated[float, typer.Option(help="channel width multiplier")]
+DepthOpt = Annotated[Optional[int], typer.Option(help="number of depthwise separable blocks")]
+BatchOpt = Annotated[Optional[int], typer.Option(help="batch size (default 100)")]
+OutOpt = Annotated[Path, typer.Option("--out", help="run directory to write")]
+
+
+@app.command()
+@guarded
+def train(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None,
+          seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None, batch_size: BatchOpt = None) -> None:
+    """Train a DS-CNN on Speech Commands-style folders; writes a run directory."""
+    _run_training(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), out)
+
+
+@app.command()
+@guarded
+def profile(
+    model_file: Annotated[Optional[Path], typer.Argument(help="a run's config.json or run directory")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="a preset name instead of a model")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Params, MACs and int8 activation bytes per layer; separable vs standard convolution."""
+    import json
+
+    from tinykws.config import FeatureConfig
+    from tinykws.errors import InputError
+    from tinykws.model import preset as get_preset
+    from tinykws.profile import profile_config, profile_to_dict, separable_rows
+
+    if (model_file is None) == (preset is None):
+        raise InputError("give exactly one of --preset NAME or MODEL_FILE")
+    if preset is not None:
+        mcfg, fcfg, n_classes = get_preset(preset), FeatureConfig(), 12
+    else:
+        from tinykws.run import open_run
+
+        run = open_run(model_file.parent if model_file.is_file() else model_file)
+        mcfg, fcfg, n_classes = run.config.model, run.config.features, len(run.config.labels)
+    prof = profile_config(mcfg, fcfg, n_classes)
+    if as_json:
+        console.print_json(json.dumps(profile_to_dict(prof)))
+        return
+    _print_profile(prof, separable_rows(prof))
+
+
+def _print_profile(prof, sep_rows) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{prof.name}: {prof.params:,} params, {prof.macs:,} MACs")
+    for col in ("layer", "operator", "output", "params", "MACs", "int8 act bytes"):
+        table.add_column(col, justify="right" if col not in ("layer", "operator") else "left")
+    for l in prof.layers:
+        table.add_row(l.name, l.op, "x".join(map(str, l.out_shape)), f"{l.params:,}", f"{l.macs:,}",
+                      f"{l.act_bytes:,}")
+    console.print(table)
+    sep = Table(title="depthwise separable vs standard convolution")
+    for col in ("block", "separable MACs", "standard MACs", "ratio", "1/Cout + 1/K^2"):
+        sep.add_column(col, justify="right")
+    for block, macs, std, ratio, formula in sep_rows:
+        sep.add_row(block, f"{macs:,}", f"{std:,}", f"{ratio:.4f}", f"{formula:.4f}")
+    console.print(sep)
+    console.print(f"peak int8 activations (input + output of one layer): {prof.peak_act_bytes:,} bytes")
+
+
+@app.command()
+@guarded
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="run directory or shipped model folder")],
+    wavs: Annotated[list[Path], typer.Argument(help="WAV files")],
+    engine: Annotated[str, typer.Option(help="int8 (the .tflite that runs on the MCU) or float")] = "auto",
+) -> None:
+    """Label and top-3 scores for each WAV file."""
+    from tinykws.predict import predict_files
+
+    for result in predict_files(run_dir, wavs, engine):
+        top = "  ".join(f"{label} {score:.3f}" for label, score in result.top3)
+        console.print(f"{result.path}: [bold]{result.label}[/]  ({top})", highlight=False)
+
+
+RunArg = Annotated[Path, typer.Argument(help="run directory (or a shipped models/... folder)")]
+
+
+def _export(run_dir: Path):
+    from tinykws.export import export_run
+    from tinykws.run import open_run
+
+    with err_console.status("quantizing to int8 and exporting"):
+        result = export_run(open_run(run_dir))
+    console.print(f"float.tflite {result.float_bytes:,} B, int8.tflite {result.int8_bytes:,} B, "
+                  f"TFLite Micro arena {result.arena_bytes:,} B")
+    console.print(f"C array and settings: {run_dir / 'c'}; manifest: {run_dir / 'manifest.json'}")
+    return result
+
+
+@app.command()
+@guarded
+def export(run_dir: RunArg) -> None:
+    """Full-integer int8 quantization of a trained run and every export artifact."""
+    _export(run_dir)
+
+
+def _check(run_dir: Path, data_dir: list[Path], engines: str, max_drop: float, min_agreement: float,
+           split: str, json_path: Optional[Path]) -> dict:
+    from tinykws.run import open_run
+    from tinykws.verify import CheckOptions, check_run
+
+    opts = CheckOptions(engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
+                        max_drop_pp=max_drop, min_agreement=min_agreement, split=split)
+    run = open_run(run_dir)
+    with err_console.status(f"running {', '.join(opts.engines)} on held-out clips"):
+        report = check_run(run, data_dir, opts, json_path=json_path)
+    _print_check(report, run.check_dir)
+    return report
+
+
+def _print_check(report: dict, out_dir: Path) -> None:
+    for name, e in report["engines"].items():
+        console.print(f"  {name:<13} accuracy {100 * e['accuracy']:6.2f}%")
+    if "int8_drop_pp" in report:
+        console.print(f"  int8 drop {report['int8_drop_pp']:.2f} points, float/int8 agreement "
+                      f"{100 * report['agreement']['float_vs_int8']:.2f}%")
+    if "litert_vs_tflm" in report:
+        console.print(f"  LiteRT vs TFLite Micro: {100 * report['litert_vs_tflm']['identical_outputs']:.2f}% "
+                      "bit-identical")
+    for name, share in report.get("bitexact", {}).items():
+        console.print(f"  {name}: {100 * share:.2f}% bit-identical")
+    verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
+    console.print(f"check {verdict} on {report['n_clips']} clips; report: {out_dir / 'check.md'}")
+
+
+EnginesOpt = Annotated[str, typer.Option(help="comma-separated engines: float,tflite-float,int8,tflm (and c, qemu)")]
+MaxDropOpt = Annotated[float, typer.Option(help="largest allowed int8 accuracy drop, in points")]
+AgreeOpt = Annotated[float, typer.Option(help="smallest allowed float/int8 top-1 agreement (0-1)")]
+SplitOpt = Annotated[str, typer.Option(help="auto (held-out split of the run's own data, else all), validation, all")]
+JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="also write check.json here")]
+
+
+@app.command()
+@guarded
+def check(run_dir: RunArg, data_dir: DataDirOpt, engines: EnginesOpt = "float,tflite-float,int8,tflm",
+          max_drop: MaxDropOpt = 1.0, min_agreement: AgreeOpt = 0.95, split: SplitOpt = "auto",
+          json_path: JsonOpt = None) -> None:
+    """Run the same clips through every engine; exit 1 if int8 falls short."""
+    from tinykws.verify import raise_if_failed
+
+    raise_if_failed(_check(run_dir, data_dir, engines, max_drop, min_agreement, split, json_path))
+
+
+@app.command("train-and-export")
+@guarded
+def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s",
+                     epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None,
+                     batch_size: BatchOpt = None, max_drop: MaxDropOpt = 1.0,
+                     min_agreement: AgreeOpt = 0.95) -> None:
+    """Train, quantize to int8, export (TFLite, C array) and check, in one go."""
+    from tinykws.verify import raise_if_failed
+
+    _run_training(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), out)
+    exported = _export(out)
+    report = _check(out, data_dir, "float,tflite-float,int8,tflm", max_drop, min_agreement, "auto", None)
+    console.print(f"[bold]summary[/]: float {100 * report['engines']['float']['accuracy']:.2f}%, "
+                  f"int8 {100 * report['engines']['int8']['accuracy']:.2f}% "
+                  f"(drop {report['int8_drop_pp']:.2f} pp), int8.tflite {exported.int8_bytes:,} B, "
+                  f"arena {exported.arena_bytes:,} B; files in {out}")
+    raise_if_failed(report)
 
 
 # --- sub-apps registered by their modules (keep one line each) ---

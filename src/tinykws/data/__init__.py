@@ -1,0 +1,1 @@
+"""Data sources: Speech Commands layouts and download, TTS synthesis, noise, augmentation."""
