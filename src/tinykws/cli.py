@@ -23,8 +23,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+console = Console(stderr=False, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -266,3 +266,5 @@ def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-
 
 
 # --- sub-apps registered by their modules (keep one line each) ---
+from tinykws.data.cli import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
+from tinykws.codegen.cli import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702

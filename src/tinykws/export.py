@@ -63,11 +63,11 @@ def quant_params(int8_model: bytes) -> QuantParams:
     return QuantParams(engine.input.scale, engine.input.zero_point, engine.output.scale, engine.output.zero_point)
 
 
-def render_settings(cfg: RunConfig, qp: QuantParams, run_name: str, prefix: str = "TINYKWS") -> str:
+def render_settings(cfg: RunConfig, qp: QuantParams, prefix: str = "TINYKWS") -> str:
     norm = cfg.normalisation
     n = cfg.features.n_mfcc
     return render(
-        "export/model_settings.h.j2", prefix=prefix, run_name=run_name, model_name=cfg.model.name,
+        "export/model_settings.h.j2", prefix=prefix, model_name=cfg.model.name,
         version=__version__, f=cfg.features, n_frames=cfg.features.n_frames,
         norm_mean=norm.mean if norm else (0.0,) * n, norm_std=norm.std if norm else (1.0,) * n,
         input_scale=qp.input_scale, input_zero_point=qp.input_zero_point,
@@ -111,7 +111,7 @@ def build_manifest(run: Run, int8_model: bytes, arena_bytes: int, artifacts: dic
 
 def c_artifacts(run: Run, int8_model: bytes) -> dict[str, bytes]:
     header, source = render_model_data(int8_model, "int8.tflite")
-    settings = render_settings(run.config, quant_params(int8_model), run.path.name)
+    settings = render_settings(run.config, quant_params(int8_model))
     return {"c/model_data.h": header.encode(), "c/model_data.c": source.encode(),
             "c/model_settings.h": settings.encode()}
 
