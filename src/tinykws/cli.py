@@ -265,6 +265,48 @@ def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-
     raise_if_failed(report)
 
 
+@app.command()
+@guarded
+def cv(data_dir: DataDirOpt, out: OutOpt,
+       extra_train_dir: Annotated[Optional[list[Path]], typer.Option(
+           "--extra-train-dir", help="folders used for training only (e.g. synthesised speech)")] = None,
+       folds: Annotated[int, typer.Option("--folds", "-k", help="number of speaker-grouped folds")] = 5,
+       only_fold: Annotated[Optional[list[int]], typer.Option("--fold", help="run only these folds")] = None,
+       preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0,
+       depth: DepthOpt = None, batch_size: BatchOpt = None,
+       recipe: Annotated[Optional[Path], typer.Option(help="JSON of TrainConfig overrides")] = None) -> None:
+    """Speaker-grouped k-fold cross-validation: float and int8 accuracy on unseen speakers."""
+    from tinykws.cv import cross_validate
+
+    cfg = _apply_recipe(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), recipe)
+
+    def on_fold(r) -> None:
+        console.print(f"fold {r.fold}: {r.n_test} clips, float {100 * r.float_accuracy:.2f}%, "
+                      f"int8 {100 * r.int8_accuracy:.2f}%, agreement {100 * r.agreement:.2f}% ({r.seconds:.0f} s)")
+
+    report = cross_validate(cfg, data_dir, extra_train_dir or [], folds, out, only_fold, on_fold)
+    f, q = report["float_accuracy"], report["int8_accuracy"]
+    console.print(f"{len(report['folds'])} folds: float {100 * f['mean']:.2f}% +- {100 * f['std']:.2f}, "
+                  f"int8 {100 * q['mean']:.2f}% +- {100 * q['std']:.2f} (drop {report['int8_drop_pp']:.2f} pp); "
+                  f"{out / 'cv.json'}")
+
+
+def _apply_recipe(cfg, recipe: Optional[Path]):
+    import dataclasses
+    import json
+
+    from tinykws.errors import InputError
+
+    if recipe is None:
+        return cfg
+    try:
+        overrides = json.loads(recipe.read_text())
+        return cfg.replace(train=dataclasses.replace(cfg.train, **{k: tuple(v) if isinstance(v, list) else v
+                                                                   for k, v in overrides.items()}))
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        raise InputError(f"{recipe}: not a usable recipe ({exc})") from None
+
+
 # --- sub-apps registered by their modules (keep one line each) ---
 from tinykws.data.cli import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
 from tinykws.codegen.cli import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702

@@ -83,6 +83,13 @@ class TrainConfig:
     time_shift_ms: float = 100.0
     noise_prob: float = 0.8
     noise_max: float = 0.1
+    gain_db: float = 0.0  # random gain in [-gain_db, +gain_db]
+    spec_time_masks: int = 0  # SpecAugment on the log-mel spectrogram
+    spec_time_width: int = 0  # frames, at most
+    spec_freq_masks: int = 0
+    spec_freq_width: int = 0  # mel bins, at most
+    mixup_alpha: float = 0.0
+    label_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -57,14 +57,22 @@ def magnitude_spectrum(audio: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return np.abs(np.fft.rfft(windowed, n=cfg.fft_size, axis=-1))
 
 
-def mfcc(audio: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """MFCC of one clip (clip_samples,) or a batch (B, clip_samples) -> (..., 49, 10) float32."""
+def log_mel(audio: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """log(mel + offset) of one clip or a batch -> (..., 49, 40) float64."""
     audio = np.asarray(audio, dtype=np.float64)
     if audio.shape[-1] != cfg.clip_samples:
         raise ValueError(f"expected clips of {cfg.clip_samples} samples, got {audio.shape[-1]}")
     mel = magnitude_spectrum(audio, cfg) @ mel_matrix(cfg)
-    log_mel = np.log(mel + cfg.log_offset)
-    return (log_mel @ dct_matrix(cfg.n_mels, cfg.n_mfcc)).astype(np.float32)
+    return np.log(mel + cfg.log_offset)
+
+
+def mfcc_from_log_mel(log_mel_spec: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    return (log_mel_spec @ dct_matrix(cfg.n_mels, cfg.n_mfcc)).astype(np.float32)
+
+
+def mfcc(audio: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """MFCC of one clip (clip_samples,) or a batch (B, clip_samples) -> (..., 49, 10) float32."""
+    return mfcc_from_log_mel(log_mel(audio, cfg), cfg)
 
 
 def compute_normalisation(features: np.ndarray) -> Normalisation:

@@ -19,7 +19,8 @@ from tinykws.config import SILENCE, UNKNOWN, FeatureConfig, RunConfig, TrainConf
 from tinykws.data.loading import LoadedClips, load_clips, load_noise
 from tinykws.data.speech_commands import TRAIN, VALIDATION, Dataset, discover
 from tinykws.errors import DataError
-from tinykws.features import compute_normalisation, mfcc, normalise
+from tinykws.data.augment import augment_audio, mixup, noise_crop, spec_augment
+from tinykws.features import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, normalise
 from tinykws.fsutil import atomic_write_text
 
 
@@ -84,33 +85,10 @@ def epoch_indices(y: np.ndarray, labels: tuple[str, ...], tc: TrainConfig, rng: 
     return idx
 
 
-def _noise_crop(noise: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
-    source = noise[rng.integers(len(noise))]
-    start = rng.integers(0, len(source) - n + 1)
-    return source[start : start + n]
-
-
-def augment(audio: np.ndarray, noise: list[np.ndarray], tc: TrainConfig, fc: FeatureConfig,
-            rng: np.random.Generator) -> np.ndarray:
-    """Random time shift (zero fill) and background noise at a random volume."""
-    out = np.empty_like(audio)
-    max_shift = int(fc.sample_rate * tc.time_shift_ms / 1000.0)
-    for i, clip in enumerate(audio):
-        shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
-        out[i] = np.roll(clip, shift)
-        if shift > 0:
-            out[i, :shift] = 0.0
-        elif shift < 0:
-            out[i, shift:] = 0.0
-        if noise and rng.random() < tc.noise_prob:
-            out[i] += rng.uniform(0.0, tc.noise_max) * _noise_crop(noise, fc.clip_samples, rng)
-    return np.clip(out, -1.0, 1.0)
-
-
 def _silence_clip(noise: list[np.ndarray], fc: FeatureConfig, rng: np.random.Generator) -> np.ndarray:
     if not noise:
         return np.zeros(fc.clip_samples, np.float32)
-    return rng.uniform(0.0, 1.0) * _noise_crop(noise, fc.clip_samples, rng)
+    return rng.uniform(0.0, 1.0) * noise_crop(noise, fc.clip_samples, rng)
 
 
 def features_of(audio: np.ndarray, cfg: RunConfig) -> np.ndarray:
@@ -118,18 +96,31 @@ def features_of(audio: np.ndarray, cfg: RunConfig) -> np.ndarray:
     return normalise(mfcc(audio, cfg.features), cfg.normalisation)[..., None]
 
 
+def augmented_features(audio: np.ndarray, data: "TrainingData", cfg: RunConfig,
+                       rng: np.random.Generator) -> np.ndarray:
+    tc = cfg.train
+    spec = log_mel(augment_audio(audio, data.noise, tc, cfg.features, rng), cfg.features)
+    if tc.spec_time_masks or tc.spec_freq_masks:
+        spec = spec_augment(spec, tc, rng)
+    return normalise(mfcc_from_log_mel(spec, cfg.features), cfg.normalisation)[..., None]
+
+
 def training_batches(data: TrainingData, cfg: RunConfig, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of augmented (features, labels) batches; a new mix per call."""
+    """One epoch of augmented (features, one-hot labels) batches; a new mix per call."""
     rng = np.random.default_rng(seed)
     tc = cfg.train
     idx = epoch_indices(data.y_train, cfg.labels, tc, rng)
     silence_id = cfg.labels.index(SILENCE) if SILENCE in cfg.labels else 0
+    eye = np.eye(len(cfg.labels), dtype=np.float32)
     for start in range(0, len(idx), tc.batch_size):
         batch = idx[start : start + tc.batch_size]
         audio = np.stack([data.train.audio[i] if i >= 0 else _silence_clip(data.noise, cfg.features, rng)
                           for i in batch])
-        labels = np.array([data.y_train[i] if i >= 0 else silence_id for i in batch], np.int32)
-        yield features_of(augment(audio, data.noise, tc, cfg.features, rng), cfg), labels
+        y = eye[[data.y_train[i] if i >= 0 else silence_id for i in batch]]
+        x = augmented_features(audio, data, cfg, rng)
+        if tc.mixup_alpha:
+            x, y = mixup(x, y, tc.mixup_alpha, rng)
+        yield x.astype(np.float32), y
 
 
 def lr_for_epoch(epoch: int, tc: TrainConfig) -> float:
@@ -179,7 +170,7 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
 
     tc = cfg.train
     spec = (tf.TensorSpec((None, cfg.features.n_frames, cfg.features.n_mfcc, 1), tf.float32),
-            tf.TensorSpec((None,), tf.int32))
+            tf.TensorSpec((None, len(cfg.labels)), tf.float32))
     x_val = features_of(data.val.audio, cfg) if len(data.val.clips) else None
     history: list[dict] = []
     best = (-1.0, 0)
@@ -199,7 +190,8 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
         row = {"epoch": epoch + 1, "lr": float(lr_for_epoch(epoch, tc)),
                "loss": float(logs["loss"][-1]), "accuracy": float(logs["accuracy"][-1])}
         if x_val is not None:
-            val_loss, val_acc = model.evaluate(x_val, data.y_val, verbose=0, batch_size=256)
+            y_val = np.eye(len(cfg.labels), dtype=np.float32)[data.y_val]
+            val_loss, val_acc = model.evaluate(x_val, y_val, verbose=0, batch_size=256)
         else:
             val_loss, val_acc = row["loss"], row["accuracy"]
         row.update(val_loss=float(val_loss), val_accuracy=float(val_acc))
@@ -218,16 +210,19 @@ def compile_model(model, cfg: RunConfig) -> None:
     import keras
 
     model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rates[0]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
+                  metrics=["accuracy"])
 
 
-def train(cfg: RunConfig, run_dir: Path, load_progress=None, on_epoch: EpochCallback | None = None) -> TrainResult:
-    """Train a model on ``cfg.data_dirs`` and write the run directory."""
+def train(cfg: RunConfig, run_dir: Path, load_progress=None, on_epoch: EpochCallback | None = None,
+          dataset: Dataset | None = None) -> TrainResult:
+    """Train a model on ``cfg.data_dirs`` (or an already split ``dataset``) and write the run directory."""
     import keras
 
     from tinykws.model import build_model
 
-    dataset = discover([Path(d) for d in cfg.data_dirs], cfg.labels, cfg.train.validation_share)
+    if dataset is None:
+        dataset = discover([Path(d) for d in cfg.data_dirs], cfg.labels, cfg.train.validation_share)
     data = prepare_data(dataset, cfg, load_progress)
     clean = mfcc(data.train.audio, cfg.features)
     cfg = cfg.replace(normalisation=compute_normalisation(clean))

@@ -54,6 +54,10 @@ def select_clips(run: Run, data_dirs: list[Path], split: str) -> EvalSet:
     clips = dataset.split(VALIDATION) if split == "validation" else dataset.clips
     if not clips:
         raise DataError(f"{', '.join(map(str, data_dirs))}: no clips in the {split} split")
+    return eval_set(clips, cfg)
+
+
+def eval_set(clips, cfg) -> EvalSet:
     loaded = load_clips(clips, cfg.features)
     index = {label: i for i, label in enumerate(cfg.labels)}
     y = np.array([index[c.label] for c in loaded.clips], np.int64)
