@@ -36,11 +36,17 @@ def folded_params(model) -> int:
     return total
 
 
-@pytest.mark.parametrize("name", ["ds-cnn-s", "ds-cnn-m"])
+@pytest.mark.parametrize("name", ["ds-cnn-s", "ds-cnn-m", "mobilenetv2-s"])
 def test_keras_model_agrees_with_profile(name):
     model = build_model(PRESETS[name], FeatureConfig(), 12)
-    assert folded_params(model) == REFERENCE[name][0]
+    assert folded_params(model) == profile_config(PRESETS[name], FeatureConfig(), 12).params
     assert model.output_shape == (None, 12)
+
+
+def test_mobilenetv2_preset_within_ds_cnn_s_mac_budget():
+    prof = profile_config(PRESETS["mobilenetv2-s"], FeatureConfig(), 12)
+    assert 0.9 * REFERENCE["ds-cnn-s"][1] <= prof.macs <= REFERENCE["ds-cnn-s"][1]
+    assert [l.op for l in prof.layers].count("ADD") == 4
 
 
 def test_width_and_depth_options():

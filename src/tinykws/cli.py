@@ -95,7 +95,7 @@ def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, se
 
 
 DataDirOpt = Annotated[list[Path], typer.Option("--data-dir", help="data folder (repeat to merge several)")]
-PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l")]
+PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l, mobilenetv2-s")]
 EpochsOpt = Annotated[Optional[int], typer.Option(help="epochs (default 36, the reference schedule)")]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 WidthOpt = Annotated[float, typer.Option(help="channel width multiplier")]

@@ -68,7 +68,8 @@ class ModelConfig:
     dropout_first: float = 0.2
     dropout_last: float = 0.4
     l2: float = 1e-4
-    kind: str = "ds-cnn"
+    kind: str = "ds-cnn"  # or "mobilenetv2": inverted residual bottlenecks
+    expansion: int = 4  # mobilenetv2: 1x1 expansion factor
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ def profile_config(model: ModelConfig, features: FeatureConfig, n_classes: int) 
     c = first.filters
     kh, kw = model.ds_kernel
     for i, (filters, stride) in enumerate(zip(model.ds_filters, model.ds_strides), start=1):
+        if model.kind == "mobilenetv2":
+            h, w, c = _inverted_residual_layers(layers, f"ds{i}", h, w, c, filters, stride, model)
+            continue
         h, w = same_out(h, stride[0]), same_out(w, stride[1])
         layers.append(LayerProfile(f"ds{i}_dw", "DEPTHWISE_CONV_2D", (h, w, c), kh * kw * c + c,
                                    kh * kw * c * h * w, h * w * c, kernel=(kh, kw)))
@@ -95,6 +98,22 @@ def profile_config(model: ModelConfig, features: FeatureConfig, n_classes: int) 
                                c * n_classes, n_classes))
     layers.append(LayerProfile("softmax", "SOFTMAX", (n_classes,), 0, 0, n_classes))
     return ModelProfile(model.name, tuple(layers))
+
+
+def _inverted_residual_layers(layers: list, name: str, h: int, w: int, c: int, filters: int,
+                              stride: tuple[int, int], model: ModelConfig) -> tuple[int, int, int]:
+    kh, kw = model.ds_kernel
+    e = c * model.expansion
+    layers.append(LayerProfile(f"{name}_expand", "CONV_2D", (h, w, e), c * e + e, c * e * h * w, h * w * e,
+                               kernel=(1, 1)))
+    h, w = same_out(h, stride[0]), same_out(w, stride[1])
+    layers.append(LayerProfile(f"{name}_dw", "DEPTHWISE_CONV_2D", (h, w, e), kh * kw * e + e, kh * kw * e * h * w,
+                               h * w * e, kernel=(kh, kw)))
+    layers.append(LayerProfile(f"{name}_project", "CONV_2D", (h, w, filters), e * filters + filters,
+                               e * filters * h * w, h * w * filters, kernel=(1, 1)))
+    if tuple(stride) == (1, 1) and c == filters:
+        layers.append(LayerProfile(f"{name}_add", "ADD", (h, w, filters), 0, 0, h * w * filters))
+    return h, w, filters
 
 
 def separable_rows(profile: ModelProfile) -> list[tuple[str, int, int, float, float]]:
