@@ -68,8 +68,15 @@ def _dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (q.astype(np.float64) - zero_point) * scale
 
 
+def _c_engine(run: Run, model: bytes):
+    """The generated C engine, compiled for the host (a shared library called through ctypes)."""
+    from tinykws.codegen.host import CEngine
+
+    return CEngine(model, source=str(run.int8_tflite))
+
+
 # name -> factory(run, int8 model bytes) -> object with .run(int8 inputs) -> int8 outputs
-EXTRA_ENGINES: dict[str, Callable] = {}
+EXTRA_ENGINES: dict[str, Callable] = {"c": _c_engine}
 
 
 def _make_int8_engine(name: str, run: Run, model: bytes):
