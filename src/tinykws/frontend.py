@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-import tinykws
 from tinykws.config import FeatureConfig, Normalisation
 from tinykws.errors import InputError
 from tinykws.features import dct_matrix, hann_window, mel_matrix
 from tinykws.fsutil import atomic_write_text
+from tinykws.templates import C_RESERVED, c_float, templates_dir
 
 #: Sources copied as they are (after the prefix rename).
 STATIC_SOURCES: tuple[str, ...] = ("tk_features.h", "tk_features.c")
@@ -35,20 +35,6 @@ STATIC_SOURCES: tuple[str, ...] = ("tk_features.h", "tk_features.c")
 GENERATED_SOURCES: tuple[str, ...] = ("tk_feature_tables.h.j2", "tk_feature_tables.c.j2")
 
 _PCM_SCALE = 32768.0  # features.py works on int16 / 32768
-
-_C_KEYWORDS = frozenset(
-    "auto break case char const continue default do double else enum extern float for goto if "
-    "inline int long register restrict return short signed sizeof static struct switch typedef "
-    "union unsigned void volatile while _Bool _Complex _Imaginary".split()
-)
-
-
-def templates_dir() -> Path:
-    """firmware_templates/: inside the installed package, else the repository's top level."""
-    packaged = Path(tinykws.__file__).resolve().parent / "firmware_templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(tinykws.__file__).resolve().parents[2] / "firmware_templates"
 
 
 def frontend_dir() -> Path:
@@ -112,17 +98,6 @@ def twiddles(fft_size: int) -> np.ndarray:
     return np.stack([np.cos(angle), -np.sin(angle)], axis=1).reshape(-1)
 
 
-def c_float(value: float) -> str:
-    """A float32 C literal that parses back to exactly float32(value)."""
-    v = float(np.float32(value))
-    if not math.isfinite(v):
-        raise InputError(f"cannot emit the non-finite constant {value!r} into C")
-    text = f"{v:.9g}"
-    if not any(ch in text for ch in ".e"):
-        text += ".0"
-    return text + "f"
-
-
 def check_features(cfg: FeatureConfig) -> None:
     """The front end's limits on a FeatureConfig; raises InputError naming the field."""
     n = cfg.fft_size
@@ -157,7 +132,7 @@ def check_quantization(cfg: FeatureConfig, norm: Normalisation | None, scale: fl
 
 
 def check_prefix(prefix: str) -> None:
-    if not re.fullmatch(r"[a-z][a-z0-9]*", prefix) or prefix in _C_KEYWORDS or keyword.iskeyword(prefix):
+    if not re.fullmatch(r"[a-z][a-z0-9]*", prefix) or prefix in C_RESERVED or keyword.iskeyword(prefix):
         raise InputError(f"C prefix must be lower-case letters and digits, starting with a letter, got {prefix!r}")
 
 

@@ -6,11 +6,13 @@ source checkout they are the top-level ``firmware_templates/`` folder.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from tinykws.errors import InputError
 
@@ -46,9 +48,12 @@ def c_string(text: str) -> str:
 
 
 def c_float(value: float) -> str:
-    """A float literal that reads back to the same float32."""
-    text = f"{float(value):.9g}"
-    if "e" not in text and "." not in text and "inf" not in text and "nan" not in text:
+    """A float32 C literal that parses back to exactly float32(value)."""
+    v = float(np.float32(value))
+    if not math.isfinite(v):
+        raise InputError(f"cannot emit the non-finite constant {value!r} into C")
+    text = f"{v:.9g}"
+    if not any(ch in text for ch in ".e"):
         text += ".0"
     return text + "f"
 
