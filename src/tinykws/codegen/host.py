@@ -1,0 +1,112 @@
+"""Compile a generated engine on the host and run it: shared library + ctypes
+(fast, for thousands of inputs) or a standalone program reading and writing
+binary files (for sanitizer builds)."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinykws.codegen import GeneratedEngine, engine_dir, generate_engine, write_engine
+from tinykws.errors import TinyKWSError
+
+STRICT_FLAGS: tuple[str, ...] = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
+SANITIZE_FLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1")
+CORTEX_M4_FLAGS: tuple[str, ...] = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+                                    "-std=c99", "-Wall", "-Wextra", "-Werror", "-Os")
+
+
+class CompileError(TinyKWSError):
+    """The C compiler is missing or rejected the generated engine."""
+
+
+def find_compiler(name: str = "gcc") -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise CompileError(f"C compiler {name!r} not found on PATH")
+    return path
+
+
+def run_compiler(args: list[str], cwd: Path) -> None:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise CompileError(f"{' '.join(args[:1])} failed in {cwd}:\n{proc.stderr.strip()[:4000]}")
+
+
+def render_host_main(engine: GeneratedEngine) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(engine_dir())), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return env.get_template("host_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
+
+
+def build_shared_library(engine: GeneratedEngine, build_dir: Path, opt: str = "-O2") -> Path:
+    """Write the engine into ``build_dir/src`` and compile it to ``build_dir/lib<prefix>.so``."""
+    src = write_engine(engine, Path(build_dir) / "src")
+    lib = Path(build_dir) / f"lib{engine.prefix}.so"
+    run_compiler([find_compiler(), *STRICT_FLAGS, opt, "-shared", "-fPIC", "-o", str(lib), *engine.c_sources], src)
+    return lib
+
+
+def build_program(engine: GeneratedEngine, build_dir: Path, sanitize: bool = False) -> Path:
+    """Compile the engine and the host driver to an executable ``build_dir/<prefix>_host``."""
+    src = write_engine(engine, Path(build_dir) / "src")
+    (src / "host_main.c").write_text(render_host_main(engine))
+    exe = Path(build_dir) / f"{engine.prefix}_host"
+    flags = list(SANITIZE_FLAGS) if sanitize else ["-O2"]
+    run_compiler([find_compiler(), *STRICT_FLAGS, *flags, "-o", str(exe), *engine.c_sources, "host_main.c"], src)
+    return exe
+
+
+def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray) -> np.ndarray:
+    """Run the host driver on a batch of inputs through binary files."""
+    x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
+    out_size = engine.model.tensors[engine.model.output].size
+    with tempfile.TemporaryDirectory() as tmp:
+        in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        in_path.write_bytes(x.tobytes())
+        proc = subprocess.run([str(exe), str(in_path), str(out_path)], capture_output=True, text=True)
+        if proc.returncode != 0 or proc.stderr.strip():
+            raise CompileError(f"{exe.name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[:4000]}")
+        return np.frombuffer(out_path.read_bytes(), np.int8).reshape(len(x), out_size).copy()
+
+
+class CEngine:
+    """The generated C engine compiled as a host shared library, called through ctypes.
+
+    ``run(inputs)`` takes a batch of int8 model inputs and returns the batch of
+    flattened int8 outputs, like the other engines of ``tinykws.runtimes``."""
+
+    def __init__(self, model_bytes: bytes, workdir: Path | None = None, name: str = "c",
+                 prefix: str = "tinykws", source: str = "<model>", streaming: bool = True):
+        self.name = name
+        self.engine = generate_engine(model_bytes, prefix=prefix, source=source, streaming=streaming)
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tinykws-c-")
+            workdir = Path(self._tmp.name)
+        self.library_path = build_shared_library(self.engine, Path(workdir))
+        self._lib = ctypes.CDLL(str(self.library_path))
+        self._invoke = getattr(self._lib, f"{prefix}_invoke")
+        self._invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self._invoke.restype = ctypes.c_int
+        model = self.engine.model
+        self.input_size = model.tensors[model.input].size
+        self.output_size = model.tensors[model.output].size
+        self.arena_bytes = self.engine.arena_bytes
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
+        if x.shape[1] != self.input_size:
+            raise TinyKWSError(f"C engine expects {self.input_size} input values, got {x.shape[1]}")
+        out = np.empty((len(x), self.output_size), np.int8)
+        for i in range(len(x)):
+            status = self._invoke(x[i].ctypes.data, out[i].ctypes.data)
+            if status != 0:
+                raise TinyKWSError(f"C engine returned status {status}")
+        return out

@@ -1,0 +1,131 @@
+"""Render a lowered model and its memory plan to C with Jinja2 templates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinykws import __version__
+from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
+from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
+from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step
+from tinykws.errors import InputError
+
+C_KEYWORDS = frozenset("""
+auto break case char const continue default do double else enum extern float for goto if inline int long
+register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
+_Bool _Complex _Imaginary main""".split())
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_prefix(prefix: str) -> str:
+    """A prefix must be a C identifier, not a keyword, not reserved (leading underscore)."""
+    if not _IDENTIFIER.match(prefix) or prefix in C_KEYWORDS or prefix.startswith("tkw_"):
+        raise InputError(f"prefix {prefix!r} is not a usable C identifier "
+                         "(letters, digits and '_', starting with a letter; not a keyword; not tkw_)")
+    return prefix
+
+
+def _c_values(array: ConstArray) -> str:
+    per_line = 16 if array.ctype == "int8_t" else 8
+    values = [str(int(v)) for v in np.asarray(array.values).reshape(-1)]
+    lines = [", ".join(values[i:i + per_line]) for i in range(0, len(values), per_line)]
+    return ",\n".join("    " + line for line in lines)
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["c_values"] = _c_values
+    return env
+
+
+@dataclass(frozen=True)
+class _Call:
+    comments: tuple[str, ...]
+    lines: tuple[str, ...]
+
+
+def _pointer(plan: MemoryPlan, tensor: int, writable: bool) -> str:
+    b = plan.buffer_of(tensor)
+    if b.region == REGION_ARENA:
+        return f"&arena[{b.offset}]"
+    if b.region == REGION_INPUT:
+        assert not writable, "the model input is read-only"
+        return "input"
+    return "output"
+
+
+def _call(layer: Layer, plan: MemoryPlan) -> _Call:
+    comment = f"Layer {layer.index}: {layer.comment}"
+    if layer.is_alias:
+        return _Call((comment,), ())
+    args = [f"&{layer.symbol}"] + [_pointer(plan, t, False) for t in layer.inputs]
+    args.append(_pointer(plan, layer.output, True))
+    return _Call((comment,), (f"{layer.kernel}({', '.join(args)});",))
+
+
+def _pipeline_call(step: Step, plan: MemoryPlan) -> _Call:
+    n = len(step.layers)
+    first, last = step.layers[0].index, step.layers[-1].index
+    comments = [f"Layers {first}-{last} as one row pipeline (intermediate tensors in row rings):"]
+    comments += [f"  {layer.index}: {layer.comment}" for layer in step.layers]
+    lines = ["{", f"    const tkw_stage_t stages[{n}] = {{"]
+    for i, layer in enumerate(step.layers):
+        src, dst = _pointer(plan, layer.inputs[0], False), _pointer(plan, layer.output, True)
+        scratch = plan.scratch_of_layer(layer.index)
+        acc = f"(int32_t *)&arena[{scratch.offset}]" if scratch is not None else "NULL"
+        sep = "," if i < n - 1 else ""
+        lines.append(f"        {{ {STREAMABLE_KERNELS[layer.kernel]}, &{layer.symbol}, {src}, {dst}, {acc} }}{sep}")
+    lines += ["    };", f"    int32_t rows_done[{n}];", f"    tkw_run_pipeline(stages, {n}, rows_done);", "}"]
+    return _Call(tuple(comments), tuple(lines))
+
+
+def _calls(schedule: Schedule, plan: MemoryPlan) -> list[_Call]:
+    return [_pipeline_call(step, plan) if step.is_pipeline else _call(step.layers[0], plan)
+            for step in schedule.steps]
+
+
+def _buffer_rows(plan: MemoryPlan, schedule: Schedule) -> list[dict]:
+    rows = []
+    for b in plan.buffers:
+        where = f"arena[{b.offset}]" if b.region == REGION_ARENA else b.region
+        what = "tensors " + ", ".join(str(t) for t in b.tensors) if b.tensors else "scratch"
+        ring = [schedule.ring_rows[t] for t in b.tensors if t in schedule.ring_rows]
+        if ring:
+            what += f" (ring of {ring[0]} rows)"
+        rows.append({"name": b.name, "size": b.size, "where": where, "first": b.first, "last": b.last,
+                     "tensors": what})
+    return rows
+
+
+def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str) -> dict:
+    x, y = model.tensors[model.input], model.tensors[model.output]
+    return {
+        "prefix": prefix, "macro": prefix.upper(), "guard": f"{prefix.upper()}_H",
+        "version": __version__, "source_name": source_name,
+        "input_size": x.size, "input_scale": repr(float(np.float32(x.scale))), "input_zero_point": x.zero_point,
+        "input_dims": x.shape, "input_shape_text": "x".join(map(str, x.shape)),
+        "output_size": y.size, "output_scale": repr(float(np.float32(y.scale))), "output_zero_point": y.zero_point,
+        "output_shape_text": "x".join(map(str, y.shape)),
+        "arena_bytes": plan.arena_bytes, "arena_words": (plan.arena_bytes + 3) // 4,
+        "layers": model.layers, "calls": _calls(schedule, plan),
+        "buffers": _buffer_rows(plan, schedule),
+        "weight_bytes": sum(a.nbytes for layer in model.layers for a in layer.arrays),
+    }
+
+
+def render_engine(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str,
+                  template_dir: Path) -> dict[str, str]:
+    """The generated model files, by file name: ``<prefix>.h`` and ``<prefix>.c``."""
+    env = _environment(template_dir)
+    context = _context(model, schedule, plan, check_prefix(prefix), source_name)
+    return {
+        f"{prefix}.h": env.get_template("model.h.j2").render(context),
+        f"{prefix}.c": env.get_template("model.c.j2").render(context),
+    }
