@@ -31,3 +31,15 @@ def test_cv_cli_writes_mean_and_spread(tone_data, tmp_path):
     assert [f["fold"] for f in report["folds"]] == [0, 2]
     assert set(report["int8_accuracy"]) == {"mean", "std", "min", "max"}
     assert report["k"] == 3 and report["folds"][0]["n_test"] > 0
+
+    shipped = tmp_path / "models" / "tiny-kws12"
+    result = CliRunner().invoke(app, ["ship", str(tmp_path / "cv" / "fold0"), "--cv", str(tmp_path / "cv"),
+                                      "--out", str(shipped)])
+    assert result.exit_code == 0, result.output
+    card = (shipped / "README.md").read_text()
+    mean = report["int8_accuracy"]["mean"]
+    assert f"{100 * mean:.2f}%" in card and "22," not in card.split("## Model")[0]
+    assert (shipped / "confusion_cv_int8.png").exists() and (shipped / "int8.tflite").exists()
+    wav = next((tone_data / "yes").glob("*.wav"))
+    predicted = CliRunner().invoke(app, ["predict", str(shipped), str(wav)])
+    assert predicted.exit_code == 0 and wav.name in predicted.output

@@ -104,12 +104,23 @@ BatchOpt = Annotated[Optional[int], typer.Option(help="batch size (default 100)"
 OutOpt = Annotated[Path, typer.Option("--out", help="run directory to write")]
 
 
+RecipeOpt = Annotated[Optional[Path], typer.Option(help="JSON of training settings (TrainConfig fields)")]
+
+
 @app.command()
 @guarded
 def train(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None,
-          seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None, batch_size: BatchOpt = None) -> None:
+          seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None, batch_size: BatchOpt = None,
+          recipe: RecipeOpt = None) -> None:
     """Train a DS-CNN on Speech Commands-style folders; writes a run directory."""
-    _run_training(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), out)
+    cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
+    _run_training(_with_epochs(cfg, epochs), out)
+
+
+def _with_epochs(cfg, epochs: Optional[int]):
+    import dataclasses
+
+    return cfg if epochs is None else cfg.replace(train=dataclasses.replace(cfg.train, epochs=epochs))
 
 
 @app.command()
@@ -250,12 +261,13 @@ def check(run_dir: RunArg, data_dir: DataDirOpt, engines: EnginesOpt = "float,tf
 @guarded
 def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s",
                      epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None,
-                     batch_size: BatchOpt = None, max_drop: MaxDropOpt = 1.0,
+                     batch_size: BatchOpt = None, recipe: RecipeOpt = None, max_drop: MaxDropOpt = 1.0,
                      min_agreement: AgreeOpt = 0.95) -> None:
     """Train, quantize to int8, export (TFLite, C array) and check, in one go."""
     from tinykws.verify import raise_if_failed
 
-    _run_training(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), out)
+    cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
+    _run_training(_with_epochs(cfg, epochs), out)
     exported = _export(out)
     report = _check(out, data_dir, "float,tflite-float,int8,tflm", max_drop, min_agreement, "auto", None)
     console.print(f"[bold]summary[/]: float {100 * report['engines']['float']['accuracy']:.2f}%, "
@@ -273,12 +285,12 @@ def cv(data_dir: DataDirOpt, out: OutOpt,
        folds: Annotated[int, typer.Option("--folds", "-k", help="number of speaker-grouped folds")] = 5,
        only_fold: Annotated[Optional[list[int]], typer.Option("--fold", help="run only these folds")] = None,
        preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0,
-       depth: DepthOpt = None, batch_size: BatchOpt = None,
-       recipe: Annotated[Optional[Path], typer.Option(help="JSON of TrainConfig overrides")] = None) -> None:
+       depth: DepthOpt = None, batch_size: BatchOpt = None, recipe: RecipeOpt = None) -> None:
     """Speaker-grouped k-fold cross-validation: float and int8 accuracy on unseen speakers."""
     from tinykws.cv import cross_validate
 
-    cfg = _apply_recipe(_train_config(data_dir, preset, epochs, seed, width, depth, batch_size), recipe)
+    cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
+    cfg = _with_epochs(cfg, epochs)
 
     def on_fold(r) -> None:
         console.print(f"fold {r.fold}: {r.n_test} clips, float {100 * r.float_accuracy:.2f}%, "
@@ -307,6 +319,24 @@ def _apply_recipe(cfg, recipe: Optional[Path]):
         raise InputError(f"{recipe}: not a usable recipe ({exc})") from None
 
 
+@app.command()
+@guarded
+def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the tinykws cv output folder")],
+         out: Annotated[Path, typer.Option("--out", help="model folder to write, e.g. models/ds-cnn-s-kws12")],
+         data_note: Annotated[str, typer.Option(help="data and licence paragraph of the model card")] = (
+             "Trained on the 3,174 real clips of ../shared/data/speech_commands_v0.02_real, a subset of the test "
+             "set of Speech Commands v0.02 (Pete Warden, arXiv:1804.03209), licensed CC BY 4.0; the model is "
+             "released under the same licence terms.")) -> None:
+    """Copy an exported run into a model folder with a model card (cross-validated figures)."""
+    from tinykws.modelcard import ship as ship_model
+    from tinykws.run import open_run
+
+    path = ship_model(open_run(run_dir), cv_dir, out, data_note)
+    console.print(f"model folder: {path} (model card: {path / 'README.md'})")
+
+
 # --- sub-apps registered by their modules (keep one line each) ---
 from tinykws.data.cli import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
 from tinykws.codegen.cli import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702
+from tinykws.stream_cli import register as _register_stream; _register_stream(app)  # noqa: E402,E702
+from tinykws.firmware.cli import register as _register_firmware; _register_firmware(app)  # noqa: E402,E702
