@@ -132,3 +132,18 @@ def residual(seed: int = 2):
     b = L.Conv2D(6, (1, 1), padding="same", activation="relu")(x)
     y = L.ReLU()(L.Add()([a, b]))
     return keras.Model(inp, L.Add()([y, a]))
+
+
+def strided_chain(seed: int = 4):
+    """One long row pipeline with strides larger than windows, tall windows and a final MEAN."""
+    keras = _keras()
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    x = inp = keras.Input((23, 9, 3), batch_size=1)
+    x = L.Conv2D(6, (3, 3), padding="same", activation="relu")(x)
+    x = L.Conv2D(8, (1, 1), strides=(2, 2))(x)
+    x = L.DepthwiseConv2D((5, 3), strides=(3, 1), padding="same", activation="relu6")(x)
+    x = L.MaxPooling2D((1, 2), strides=(2, 2), padding="valid")(x)
+    x = L.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(5)(x))

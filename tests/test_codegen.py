@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import codegen_models as cm
 from tinykws.codegen import KERNEL_FILES, generate_engine, templates_dir
-from tinykws.codegen.host import CORTEX_M4_FLAGS, CEngine, build_program, run_program
+from tinykws.codegen.host import CORTEX_M4_FLAGS, CEngine, build_program, cortex_m4_flash_bytes, run_program
 from tinykws.codegen.plan import REGION_ARENA, check_plan
 from tinykws.codegen.verify import compare_outputs, random_inputs
 from tinykws.errors import ModelError, UnsupportedOperatorError
@@ -42,6 +42,7 @@ def models() -> dict[str, bytes]:
         "dense-per-tensor": cm.to_int8_tflite(cm.ds_cnn_like(filters=8, blocks=1), (49, 10, 1),
                                               per_channel_dense=False),
         "residual": cm.to_int8_tflite(cm.residual(), (10, 8, 4)),
+        "strided-chain": cm.to_int8_tflite(cm.strided_chain(), (23, 9, 3)),
     }
 
 
@@ -63,7 +64,7 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 @pytest.mark.parametrize("name", ["ds-cnn-like", "ds-cnn-logits", "ds-cnn-features", "ds-cnn-strided", "kitchen-sink", "kitchen-sink-softmax",
-                                  "dense-per-tensor", "residual"])
+                                  "dense-per-tensor", "residual", "strided-chain"])
 def test_bit_exact_with_tflite_micro(models, tmp_path, name):
     model = models[name]
     ours = CEngine(model, tmp_path)
@@ -74,7 +75,7 @@ def test_bit_exact_with_tflite_micro(models, tmp_path, name):
     assert report.n_identical == N_RANDOM, report
 
 
-@pytest.mark.parametrize("name", ["ds-cnn-features", "kitchen-sink"])
+@pytest.mark.parametrize("name", ["ds-cnn-features", "kitchen-sink", "strided-chain"])
 def test_bit_exact_without_streaming(models, tmp_path, name):
     """Every layer run whole (no row pipelines): the same bytes, a larger arena."""
     model = models[name]
@@ -106,7 +107,7 @@ def test_the_comparison_can_fail(models, tmp_path, monkeypatch):
     assert not compare_outputs(ours.run(x), TFLMEngine(model).run(x)).ok
 
 
-@pytest.mark.parametrize("name", ["kitchen-sink-softmax", "residual", "ds-cnn-strided"])
+@pytest.mark.parametrize("name", ["kitchen-sink-softmax", "residual", "ds-cnn-like"])
 def test_sanitizers_and_file_driver(models, tmp_path, name):
     """Strict flags plus ASan and UBSan; outputs through the binary-file driver."""
     engine = generate_engine(models[name], prefix="kws_test")
@@ -157,6 +158,36 @@ def test_memory_plan(models):
     assert engine.plan.buffer_of(reshape.inputs[0]) is engine.plan.buffer_of(reshape.output)
     regions = {b.region for b in engine.plan.buffers}
     assert regions == {REGION_ARENA, "input", "output"}
+
+
+def test_plan_and_pipeline_checks_can_fail(models):
+    """The self-checks of the plan and of the row pipeline reject broken inputs."""
+    import dataclasses
+
+    from tinykws.codegen.schedule import simulate_pipeline
+
+    engine = generate_engine(models["ds-cnn-like"])
+    pipeline = next(step for step in engine.schedule.steps if step.is_pipeline)
+    simulate_pipeline(pipeline.layers)
+    dw = next(i for i, layer in enumerate(pipeline.layers) if layer.opcode == "DEPTHWISE_CONV_2D")
+    short = list(pipeline.layers)
+    short[dw] = short[dw].with_fields(in_rows=short[dw].field("in_rows") - 1)
+    with pytest.raises(AssertionError):
+        simulate_pipeline(tuple(short))
+    a, b = [buf for buf in engine.plan.buffers if buf.region == REGION_ARENA][:2]
+    clash = dataclasses.replace(engine.plan, buffers=(a, dataclasses.replace(b, offset=a.offset, first=a.first,
+                                                                             last=a.last)))
+    with pytest.raises(AssertionError):
+        check_plan(clash)
+
+
+def test_check_engine_factory(models, tmp_path):
+    from tinykws.codegen.host import check_engine
+
+    engine = check_engine(None, models["residual"])
+    assert engine.name == "c"
+    x = random_inputs(50, engine.input_size, seed=9)
+    assert compare_outputs(engine.run(x), TFLMEngine(models["residual"]).run(x)).ok
 
 
 def test_unsupported_operator_is_refused_with_its_name(tmp_path):
@@ -229,12 +260,15 @@ def _ds_cnn_preset(name: str) -> bytes:
 
 
 def _check_preset(name: str, tmp_path: Path, n: int) -> None:
+    """Bit-exact on n inputs; arena at most 60% of TFLite Micro's; flash below the .tflite size."""
     model = _ds_cnn_preset(name)
     ours = CEngine(model, tmp_path)
-    x = random_inputs(n, ours.input_size, seed=4)
+    x = varied_inputs(n, ours.input_size, seed=4)
     report = compare_outputs(ours.run(x), TFLMEngine(model).run(x))
     assert report.ok, report
-    assert ours.arena_bytes < tflm_arena_bytes(model)
+    assert ours.arena_bytes <= 0.6 * tflm_arena_bytes(model)
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("arm-none-eabi-size"):
+        assert cortex_m4_flash_bytes(ours.engine, tmp_path) < len(model)
 
 
 def test_ds_cnn_s_bit_exact(tmp_path):

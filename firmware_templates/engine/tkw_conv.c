@@ -1,39 +1,93 @@
 /* CONV_2D and DEPTHWISE_CONV_2D, int8 per-channel; rounding as TFLite Micro's
- * reference_integer_ops::ConvPerChannel and DepthwiseConvPerChannel. */
+ * reference_integer_ops::ConvPerChannel and DepthwiseConvPerChannel.
+ * Window taps that fall into the padding are skipped, as in TFLite. */
 #include "tkw_kernels.h"
 #include "tkw_fixedpoint.h"
 
-static int32_t requantize(const tkw_conv_params_t *p, int32_t acc, int32_t oc)
+/* The taps of one output pixel's window that lie inside the input. */
+typedef struct {
+    int32_t in_y0, in_x0;  /* input position of tap (0, 0); may be negative */
+    int32_t fy0, fy1;      /* valid filter rows [fy0, fy1) */
+    int32_t fx0, fx1;      /* valid filter columns [fx0, fx1) */
+} taps_t;
+
+/* First tap index t >= 0 with origin + dilation * t >= 0. */
+static int32_t first_tap(int32_t origin, int32_t dilation)
+{
+    return origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+}
+
+/* One past the last tap index t < size with origin + dilation * t < limit. */
+static int32_t end_tap(int32_t origin, int32_t dilation, int32_t size, int32_t limit)
+{
+    int32_t end;
+    if (origin >= limit) {
+        return 0;
+    }
+    end = (limit - origin + dilation - 1) / dilation;
+    return end < size ? end : size;
+}
+
+static taps_t window_taps(const tkw_conv_params_t *p, int32_t oy, int32_t ox)
+{
+    taps_t t;
+    t.in_y0 = oy * p->stride_h - p->pad_top;
+    t.in_x0 = ox * p->stride_w - p->pad_left;
+    t.fy0 = first_tap(t.in_y0, p->dilation_h);
+    t.fy1 = end_tap(t.in_y0, p->dilation_h, p->filter_h, p->in_h);
+    t.fx0 = first_tap(t.in_x0, p->dilation_w);
+    t.fx1 = end_tap(t.in_x0, p->dilation_w, p->filter_w, p->in_w);
+    return t;
+}
+
+/* Start of input row y in a buffer holding p->in_rows rows (a ring when fewer than in_h). */
+static const int8_t *input_row(const tkw_conv_params_t *p, const int8_t *input, int32_t y)
+{
+    const int32_t slot = y < p->in_rows ? y : y % p->in_rows;
+    return input + slot * p->in_w * p->in_c;
+}
+
+static int8_t *output_row(const tkw_conv_params_t *p, int8_t *output, int32_t y)
+{
+    const int32_t slot = y < p->out_rows ? y : y % p->out_rows;
+    return output + slot * p->out_w * p->out_c;
+}
+
+static int8_t requantize(const tkw_conv_params_t *p, int32_t acc, int32_t oc)
 {
     if (p->bias != NULL) {
         acc += p->bias[oc];
     }
     acc = tkw_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-    return tkw_clamp(acc, p->act_min, p->act_max);
+    return (int8_t)tkw_clamp(acc, p->act_min, p->act_max);
 }
 
-static int32_t conv_point(const tkw_conv_params_t *p, const int8_t *input,
-                          int32_t in_y0, int32_t in_x0, int32_t oc)
+static int32_t dot_with_offset(const int8_t *w, const int8_t *x, int32_t n, int32_t offset)
 {
     int32_t acc = 0;
-    int32_t fy, fx, ic;
-    for (fy = 0; fy < p->filter_h; ++fy) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        if (in_y < 0 || in_y >= p->in_h) {
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc += (int32_t)w[i] * ((int32_t)x[i] + offset);
+    }
+    return acc;
+}
+
+static int32_t conv_point(const tkw_conv_params_t *p, const int8_t *input, const taps_t *t, int32_t oc)
+{
+    int32_t acc = 0;
+    int32_t fy, fx;
+    for (fy = t->fy0; fy < t->fy1; ++fy) {
+        const int8_t *row = input_row(p, input, t->in_y0 + p->dilation_h * fy);
+        const int8_t *w = p->filter + (oc * p->filter_h + fy) * p->filter_w * p->in_c;
+        if (p->dilation_w == 1) {
+            /* the valid taps of this filter row are contiguous in input and filter */
+            acc += dot_with_offset(w + t->fx0 * p->in_c, row + (t->in_x0 + t->fx0) * p->in_c,
+                                   (t->fx1 - t->fx0) * p->in_c, p->input_offset);
             continue;
         }
-        for (fx = 0; fx < p->filter_w; ++fx) {
-            const int32_t in_x = in_x0 + p->dilation_w * fx;
-            const int8_t *in_px;
-            const int8_t *w;
-            if (in_x < 0 || in_x >= p->in_w) {
-                continue;
-            }
-            in_px = input + ((in_y % p->in_rows) * p->in_w + in_x) * p->in_c;
-            w = p->filter + ((oc * p->filter_h + fy) * p->filter_w + fx) * p->in_c;
-            for (ic = 0; ic < p->in_c; ++ic) {
-                acc += (int32_t)w[ic] * ((int32_t)in_px[ic] + p->input_offset);
-            }
+        for (fx = t->fx0; fx < t->fx1; ++fx) {
+            acc += dot_with_offset(w + fx * p->in_c, row + (t->in_x0 + p->dilation_w * fx) * p->in_c,
+                                   p->in_c, p->input_offset);
         }
     }
     return acc;
@@ -43,38 +97,28 @@ void tkw_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *ou
 {
     int32_t oy, ox, oc;
     for (oy = y0; oy < y1; ++oy) {
-        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        int8_t *out_row = output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            int8_t *out_px = output + ((oy % p->out_rows) * p->out_w + ox) * p->out_c;
+            const taps_t t = window_taps(p, oy, ox);
+            int8_t *out_px = out_row + ox * p->out_c;
             for (oc = 0; oc < p->out_c; ++oc) {
-                const int32_t acc = conv_point(p, input, in_y0, in_x0, oc);
-                out_px[oc] = (int8_t)requantize(p, acc, oc);
+                out_px[oc] = requantize(p, conv_point(p, input, &t, oc), oc);
             }
         }
     }
 }
 
-static int32_t depthwise_point(const tkw_conv_params_t *p, const int8_t *input,
-                               int32_t in_y0, int32_t in_x0, int32_t ic, int32_t oc)
+static int32_t depthwise_point(const tkw_conv_params_t *p, const int8_t *input, const taps_t *t,
+                               int32_t ic, int32_t oc)
 {
     int32_t acc = 0;
     int32_t fy, fx;
-    for (fy = 0; fy < p->filter_h; ++fy) {
-        const int32_t in_y = in_y0 + p->dilation_h * fy;
-        if (in_y < 0 || in_y >= p->in_h) {
-            continue;
-        }
-        for (fx = 0; fx < p->filter_w; ++fx) {
-            const int32_t in_x = in_x0 + p->dilation_w * fx;
-            int32_t in_val;
-            int32_t w;
-            if (in_x < 0 || in_x >= p->in_w) {
-                continue;
-            }
-            in_val = input[((in_y % p->in_rows) * p->in_w + in_x) * p->in_c + ic];
-            w = p->filter[(fy * p->filter_w + fx) * p->out_c + oc];
-            acc += w * (in_val + p->input_offset);
+    for (fy = t->fy0; fy < t->fy1; ++fy) {
+        const int8_t *row = input_row(p, input, t->in_y0 + p->dilation_h * fy);
+        const int8_t *w = p->filter + fy * p->filter_w * p->out_c + oc;
+        for (fx = t->fx0; fx < t->fx1; ++fx) {
+            const int32_t in_val = row[(t->in_x0 + p->dilation_w * fx) * p->in_c + ic];
+            acc += (int32_t)w[fx * p->out_c] * (in_val + p->input_offset);
         }
     }
     return acc;
@@ -85,15 +129,14 @@ void tkw_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, 
 {
     int32_t oy, ox, ic, m;
     for (oy = y0; oy < y1; ++oy) {
-        const int32_t in_y0 = oy * p->stride_h - p->pad_top;
+        int8_t *out_row = output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_left;
-            int8_t *out_px = output + ((oy % p->out_rows) * p->out_w + ox) * p->out_c;
+            const taps_t t = window_taps(p, oy, ox);
+            int8_t *out_px = out_row + ox * p->out_c;
             for (ic = 0; ic < p->in_c; ++ic) {
                 for (m = 0; m < p->depth_multiplier; ++m) {
                     const int32_t oc = ic * p->depth_multiplier + m;
-                    const int32_t acc = depthwise_point(p, input, in_y0, in_x0, ic, oc);
-                    out_px[oc] = (int8_t)requantize(p, acc, oc);
+                    out_px[oc] = requantize(p, depthwise_point(p, input, &t, ic, oc), oc);
                 }
             }
         }

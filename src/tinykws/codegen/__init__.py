@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import tinykws
 from tinykws.codegen.lower import SUPPORTED_OPERATORS, LoweredModel, lower
 from tinykws.codegen.plan import MemoryPlan, check_plan, plan_memory
 from tinykws.codegen.render import check_prefix, render_engine
 from tinykws.codegen.schedule import Schedule, make_schedule
+from tinykws.errors import InputError
 from tinykws.fsutil import atomic_dir
+from tinykws.templates import templates_dir
 from tinykws.tflite_graph import parse_graph
 
 KERNEL_FILES: tuple[str, ...] = (
@@ -27,14 +28,6 @@ KERNEL_FILES: tuple[str, ...] = (
 
 __all__ = ["GeneratedEngine", "KERNEL_FILES", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",
            "write_engine"]
-
-
-def templates_dir() -> Path:
-    """firmware_templates/: inside the package when installed as a wheel, else the repository's."""
-    packaged = Path(tinykws.__file__).parent / "firmware_templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "firmware_templates"
 
 
 def engine_dir() -> Path:
@@ -82,6 +75,8 @@ def generate_engine(model_bytes: bytes, prefix: str = "tinykws", source: str = "
 def write_engine(engine: GeneratedEngine, out_dir: Path) -> Path:
     """Write every file of ``engine`` into ``out_dir`` (replaced atomically, never half-written)."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a directory")
     with atomic_dir(out_dir) as tmp:
         for name, text in engine.files.items():
             (tmp / name).write_text(text)

@@ -38,8 +38,11 @@ def _verify(data: bytes, n: int, seed: int, source: str) -> None:
     from tinykws.cli import console
     from tinykws.codegen.verify import verify_against_tflm
 
+    from tinykws.runtimes import tflm_arena_bytes
+
     with tempfile.TemporaryDirectory(prefix="tinykws-verify-") as tmp:
         report = verify_against_tflm(data, n, seed=seed, source=source, workdir=Path(tmp))
+    console.print(f"TFLite Micro arena for comparison: {tflm_arena_bytes(data):,} B", highlight=False)
     if not report.ok:
         console.print(f"first mismatch at input {report.first_mismatch}, "
                       f"max difference {report.max_abs_diff} LSB", highlight=False)

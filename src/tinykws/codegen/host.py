@@ -76,6 +76,19 @@ def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray) -> np.nd
         return np.frombuffer(out_path.read_bytes(), np.int8).reshape(len(x), out_size).copy()
 
 
+def cortex_m4_flash_bytes(engine: GeneratedEngine, build_dir: Path) -> int:
+    """Flash of the engine for a Cortex-M4 (arm-none-eabi-gcc -Os): text + data of its objects."""
+    src = write_engine(engine, Path(build_dir) / "m4")
+    compiler, size_tool = find_compiler("arm-none-eabi-gcc"), find_compiler("arm-none-eabi-size")
+    objects = []
+    for source in engine.c_sources:
+        run_compiler([compiler, *CORTEX_M4_FLAGS, "-c", source, "-o", source + ".o"], src)
+        objects.append(source + ".o")
+    proc = subprocess.run([size_tool, "-t", *objects], cwd=src, capture_output=True, text=True, check=True)
+    text, data = proc.stdout.strip().splitlines()[-1].split()[:2]
+    return int(text) + int(data)
+
+
 class CEngine:
     """The generated C engine compiled as a host shared library, called through ctypes.
 
@@ -110,3 +123,28 @@ class CEngine:
             if status != 0:
                 raise TinyKWSError(f"C engine returned status {status}")
         return out
+
+
+def check_engine(run, model_bytes: bytes) -> CEngine:
+    """Factory for ``tinykws.verify.EXTRA_ENGINES["c"]``: the C engine of a run's int8 model."""
+    return CEngine(model_bytes, name="c", source=str(getattr(run, "int8_tflite", "<model>")))
+
+
+def engine_figures(model_bytes: bytes, build_dir: Path, n_inputs: int = 0, seed: int = 0) -> dict:
+    """Memory figures of the generated engine beside TFLite Micro's, and optionally
+    the bit-exact fraction on ``n_inputs`` random inputs."""
+    from tinykws.codegen.verify import compare_outputs, random_inputs
+    from tinykws.runtimes import TFLMEngine, tflm_arena_bytes
+
+    engine = CEngine(model_bytes, Path(build_dir) / "host")
+    tflm_arena = tflm_arena_bytes(model_bytes)
+    figures = {"arena_bytes": engine.arena_bytes, "tflm_arena_bytes": tflm_arena,
+               "arena_ratio": engine.arena_bytes / tflm_arena, "tflite_bytes": len(model_bytes),
+               "constant_bytes": engine.engine.constant_bytes}
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("arm-none-eabi-size"):
+        figures["flash_bytes_cortex_m4"] = cortex_m4_flash_bytes(engine.engine, Path(build_dir))
+    if n_inputs:
+        x = random_inputs(n_inputs, engine.input_size, seed)
+        report = compare_outputs(engine.run(x), TFLMEngine(model_bytes).run(x))
+        figures["bitexact"] = f"{report.n_identical}/{report.n_inputs}"
+    return figures

@@ -68,11 +68,6 @@ class LoweredModel:
     source: str
 
 
-SUPPORTED_OPERATORS: tuple[str, ...] = (
-    "ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-    "MAX_POOL_2D", "MEAN", "PAD", "PADV2", "RESHAPE", "SOFTMAX", "SQUEEZE",
-)
-
 PADDING_NAMES = {0: "SAME", 1: "VALID"}
 
 
@@ -165,11 +160,49 @@ def _fields(**kwargs) -> tuple[tuple[str, str], ...]:
     return tuple((k, v if isinstance(v, str) else str(int(v))) for k, v in kwargs.items())
 
 
+def _c_initializer(values) -> str:
+    return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+
 def _ref(array: ConstArray | None) -> str:
     return array.symbol if array is not None else "NULL"
 
 
 # --- operators -------------------------------------------------------------------
+
+def _conv_depth_multiplier(ctx: _Ctx, w: Tensor, in_c: int, out_c: int, depthwise: bool) -> int:
+    if len(w.shape) != 4:
+        raise ctx.refuse(f"a {len(w.shape)}-D filter")
+    if depthwise:
+        if w.shape[0] != 1 or w.shape[3] != out_c or out_c % in_c:
+            raise ctx.refuse(f"depthwise filter {_shape_text(w.shape)} for {in_c} -> {out_c} channels")
+        return out_c // in_c
+    if w.shape[0] != out_c or w.shape[3] != in_c:
+        raise ctx.refuse(f"grouped convolution (filter {_shape_text(w.shape)}, input channels {in_c})")
+    return 1
+
+
+def _window_fields(ctx: _Ctx, x: Tensor, y: Tensor, k_h: int, k_w: int, dilated: bool) -> dict[str, int]:
+    """Strides, dilation and TFLite's leading padding of a sliding-window operator."""
+    padding = int(ctx.option("Padding", 0))
+    if padding not in PADDING_NAMES:
+        raise ctx.refuse(f"padding code {padding}")
+    (in_h, in_w, _), (out_h, out_w, _) = _check_nhwc(ctx, x, "input"), _check_nhwc(ctx, y, "output")
+    s_h, s_w = int(ctx.option("StrideH", 1)), int(ctx.option("StrideW", 1))
+    d_h = int(ctx.option("DilationHFactor", 1)) if dilated else 1
+    d_w = int(ctx.option("DilationWFactor", 1)) if dilated else 1
+    for size, dim, k, s, d, name in ((out_h, in_h, k_h, s_h, d_h, "height"), (out_w, in_w, k_w, s_w, d_w, "width")):
+        if quant.out_size(padding == 0, dim, k, s, d) != size:
+            raise ModelError(f"{ctx.where()}: output {name} {size} does not follow from the options")
+    return {"stride_h": s_h, "stride_w": s_w, "dilation_h": d_h, "dilation_w": d_w, "padding": padding,
+            "pad_top": quant.compute_padding(s_h, d_h, in_h, k_h, out_h),
+            "pad_left": quant.compute_padding(s_w, d_w, in_w, k_w, out_w)}
+
+
+def _requant_arrays(ctx: _Ctx, mults: list[int], shifts: list[int]) -> tuple[ConstArray, ConstArray]:
+    return (ctx.array("multiplier", "int32_t", np.array(mults, np.int64)),
+            ctx.array("shift", "int32_t", np.array(shifts, np.int64)))
+
 
 def _conv_like(ctx: _Ctx, depthwise: bool) -> Layer:
     x, y = ctx.tensor_in(0), ctx.tensor_out()
@@ -178,46 +211,26 @@ def _conv_like(ctx: _Ctx, depthwise: bool) -> Layer:
     in_h, in_w, in_c = _check_nhwc(ctx, x, "input")
     out_h, out_w, out_c = _check_nhwc(ctx, y, "output")
     w = _weights(ctx, 1, "filter")
-    if len(w.shape) != 4:
-        raise ctx.refuse(f"a {len(w.shape)}-D filter")
+    multiplier = _conv_depth_multiplier(ctx, w, in_c, out_c, depthwise)
     k_h, k_w = w.shape[1], w.shape[2]
-    if depthwise:
-        if w.shape[0] != 1 or w.shape[3] != out_c or out_c % in_c:
-            raise ctx.refuse(f"depthwise filter {_shape_text(w.shape)} for {in_c} -> {out_c} channels")
-        multiplier = out_c // in_c
-    else:
-        if w.shape[0] != out_c or w.shape[3] != in_c:
-            raise ctx.refuse(f"grouped convolution (filter {_shape_text(w.shape)}, input channels {in_c})")
-        multiplier = 1
-    padding = int(ctx.option("Padding", 0))
-    if padding not in PADDING_NAMES:
-        raise ctx.refuse(f"padding code {padding}")
-    s_h, s_w = int(ctx.option("StrideH", 1)), int(ctx.option("StrideW", 1))
-    d_h, d_w = int(ctx.option("DilationHFactor", 1)), int(ctx.option("DilationWFactor", 1))
-    for size, dim, k, s, d, name in ((out_h, in_h, k_h, s_h, d_h, "height"), (out_w, in_w, k_w, s_w, d_w, "width")):
-        if quant.out_size(padding == 0, dim, k, s, d) != size:
-            raise ModelError(f"{ctx.where()}: output {name} {size} does not follow from the options")
-    act = _fused_activation(ctx)
-    act_min, act_max = quant.activation_range(act, y.scale, y.zero_point)
-    mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, y.scale, out_c)
+    win = _window_fields(ctx, x, y, k_h, k_w, dilated=True)
     if len(w.scales) not in (1, out_c):
         raise ctx.refuse(f"{len(w.scales)} filter scales for {out_c} output channels")
-    filt = ctx.array("filter", "int8_t", w.data)
-    bias = _bias(ctx, 2, out_c)
-    mult_a = ctx.array("multiplier", "int32_t", np.array(mults, np.int64))
-    shift_a = ctx.array("shift", "int32_t", np.array(shifts, np.int64))
+    act = _fused_activation(ctx)
+    act_min, act_max = quant.activation_range(act, y.scale, y.zero_point)
+    filt, bias = ctx.array("filter", "int8_t", w.data), _bias(ctx, 2, out_c)
+    mult_a, shift_a = _requant_arrays(ctx, *quant.per_channel_multipliers(x.scale, w.scales, y.scale, out_c))
     fields = _fields(
         in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, in_rows=in_h, out_rows=out_h,
-        filter_h=k_h, filter_w=k_w, stride_h=s_h, stride_w=s_w, dilation_h=d_h, dilation_w=d_w,
-        pad_top=quant.compute_padding(s_h, d_h, in_h, k_h, out_h),
-        pad_left=quant.compute_padding(s_w, d_w, in_w, k_w, out_w),
-        depth_multiplier=multiplier, input_offset=-x.zero_point, output_offset=y.zero_point,
-        act_min=act_min, act_max=act_max, filter=filt.symbol, bias=_ref(bias),
+        filter_h=k_h, filter_w=k_w, stride_h=win["stride_h"], stride_w=win["stride_w"],
+        dilation_h=win["dilation_h"], dilation_w=win["dilation_w"], pad_top=win["pad_top"],
+        pad_left=win["pad_left"], depth_multiplier=multiplier, input_offset=-x.zero_point,
+        output_offset=y.zero_point, act_min=act_min, act_max=act_max, filter=filt.symbol, bias=_ref(bias),
         multiplier=mult_a.symbol, shift=shift_a.symbol)
     extra = f", depth multiplier {multiplier}" if depthwise else ""
     comment = (f"{ctx.op.opcode} {_shape_text(x.shape)} -> {_shape_text(y.shape)}, filter {_shape_text(w.shape)}, "
-               f"stride {s_h}x{s_w}, dilation {d_h}x{d_w}, {PADDING_NAMES[padding]}{extra}, "
-               f"{quant.ACTIVATION_NAMES[act]}")
+               f"stride {win['stride_h']}x{win['stride_w']}, dilation {win['dilation_h']}x{win['dilation_w']}, "
+               f"{PADDING_NAMES[win['padding']]}{extra}, {quant.ACTIVATION_NAMES[act]}")
     arrays = tuple(a for a in (filt, bias, mult_a, shift_a) if a is not None)
     kernel = "tkw_depthwise_conv2d" if depthwise else "tkw_conv2d"
     return Layer(ctx.op.index, ctx.op.opcode, kernel, "tkw_conv_params_t", ctx.symbol, fields, arrays,
@@ -244,10 +257,8 @@ def _fully_connected(ctx: _Ctx) -> Layer:
         mults, shifts = [m] * out_depth, [s] * out_depth
     act = _fused_activation(ctx)
     act_min, act_max = quant.activation_range(act, y.scale, y.zero_point)
-    filt = ctx.array("weights", "int8_t", w.data)
-    bias = _bias(ctx, 2, out_depth)
-    mult_a = ctx.array("multiplier", "int32_t", np.array(mults, np.int64))
-    shift_a = ctx.array("shift", "int32_t", np.array(shifts, np.int64))
+    filt, bias = ctx.array("weights", "int8_t", w.data), _bias(ctx, 2, out_depth)
+    mult_a, shift_a = _requant_arrays(ctx, mults, shifts)
     fields = _fields(batches=batches, accum_depth=accum, out_depth=out_depth,
                      input_offset=-x.zero_point, filter_offset=-w.zero_point, output_offset=y.zero_point,
                      act_min=act_min, act_max=act_max, filter=filt.symbol, bias=_ref(bias),
@@ -272,22 +283,19 @@ def _pool(ctx: _Ctx) -> Layer:
     in_h, in_w, c = _check_nhwc(ctx, x, "input")
     out_h, out_w, out_c = _check_nhwc(ctx, y, "output")
     _same_quantization(ctx, x, y)
+    if out_c != c:
+        raise ctx.refuse(f"pooling from {c} to {out_c} channels")
     k_h, k_w = int(ctx.option("FilterHeight", 1)), int(ctx.option("FilterWidth", 1))
-    s_h, s_w = int(ctx.option("StrideH", 1)), int(ctx.option("StrideW", 1))
-    padding = int(ctx.option("Padding", 0))
-    if padding not in PADDING_NAMES or out_c != c:
-        raise ctx.refuse(f"padding code {padding} or a channel change")
+    win = _window_fields(ctx, x, y, k_h, k_w, dilated=False)
     act = _fused_activation(ctx)
     act_min, act_max = quant.activation_range(act, y.scale, y.zero_point)
     fields = _fields(in_h=in_h, in_w=in_w, channels=c, out_h=out_h, out_w=out_w, in_rows=in_h, out_rows=out_h,
-                     filter_h=k_h, filter_w=k_w,
-                     stride_h=s_h, stride_w=s_w,
-                     pad_top=quant.compute_padding(s_h, 1, in_h, k_h, out_h),
-                     pad_left=quant.compute_padding(s_w, 1, in_w, k_w, out_w),
-                     act_min=act_min, act_max=act_max)
+                     filter_h=k_h, filter_w=k_w, stride_h=win["stride_h"], stride_w=win["stride_w"],
+                     pad_top=win["pad_top"], pad_left=win["pad_left"], act_min=act_min, act_max=act_max)
     kernel = "tkw_average_pool2d" if ctx.op.opcode == "AVERAGE_POOL_2D" else "tkw_max_pool2d"
     comment = (f"{ctx.op.opcode} {_shape_text(x.shape)} -> {_shape_text(y.shape)}, window {k_h}x{k_w}, "
-               f"stride {s_h}x{s_w}, {PADDING_NAMES[padding]}, {quant.ACTIVATION_NAMES[act]}")
+               f"stride {win['stride_h']}x{win['stride_w']}, {PADDING_NAMES[win['padding']]}, "
+               f"{quant.ACTIVATION_NAMES[act]}")
     return Layer(ctx.op.index, ctx.op.opcode, kernel, "tkw_pool_params_t", ctx.symbol, fields, (),
                  (x.index,), y.index, comment)
 
@@ -363,9 +371,8 @@ def _pad(ctx: _Ctx) -> Layer:
         if not constant.is_constant:
             raise ctx.refuse("a non-constant pad value")
         value = int(constant.data.reshape(-1)[0])
-    array_init = lambda v: "{" + ", ".join(str(int(i)) for i in v) + "}"  # noqa: E731
-    fields = (("in_dims", array_init(dims)), ("pad_before", array_init(pads[:, 0])),
-              ("pad_after", array_init(pads[:, 1])), ("pad_value", str(value)))
+    fields = (("in_dims", _c_initializer(dims)), ("pad_before", _c_initializer(pads[:, 0])),
+              ("pad_after", _c_initializer(pads[:, 1])), ("pad_value", str(value)))
     comment = f"{ctx.op.opcode} {_shape_text(x.shape)} -> {_shape_text(y.shape)}, value {value}"
     return Layer(ctx.op.index, ctx.op.opcode, "tkw_pad", "tkw_pad_params_t", ctx.symbol, fields, (),
                  (x.index,), y.index, comment)
@@ -396,7 +403,7 @@ _LOWERINGS: dict[str, Callable[[_Ctx], Layer]] = {
     "SOFTMAX": _softmax,
     "SQUEEZE": _reshape,
 }
-assert tuple(sorted(_LOWERINGS)) == SUPPORTED_OPERATORS
+SUPPORTED_OPERATORS: tuple[str, ...] = tuple(sorted(_LOWERINGS))
 
 
 def _lower_op(graph: Graph, op: Operator, prefix: str) -> Layer:
