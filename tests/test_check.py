@@ -60,3 +60,12 @@ def test_predict_prints_label_and_top3(trained_run, tone_data):
     result = runner.invoke(app, ["predict", str(trained_run), str(wav)])
     assert result.exit_code == 0, result.output
     assert wav.name in result.output and result.output.count(" 0.") + result.output.count(" 1.0") >= 3
+
+
+def test_check_engine_c_is_bit_exact_with_tflm(run_copy, tone_data):
+    result = runner.invoke(app, ["check", str(run_copy), "--data-dir", str(tone_data), "--engines", "int8,tflm,c",
+                                 "--split", "all"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((run_copy / "check" / "check.json").read_text())
+    assert report["bitexact"]["c_vs_tflm"] == 1.0
+    assert report["engines"]["c"]["accuracy"] == report["engines"]["tflm"]["accuracy"]
