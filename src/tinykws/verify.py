@@ -75,8 +75,17 @@ def _c_engine(run: Run, model: bytes):
     return CEngine(model, source=str(run.int8_tflite))
 
 
-# name -> factory(run, int8 model bytes) -> object with .run(int8 inputs) -> int8 outputs
-EXTRA_ENGINES: dict[str, Callable] = {"c": _c_engine}
+def _qemu_engine(run: Run, model: bytes):
+    """The cortex-m4 firmware bundle in QEMU: takes PCM (features are computed in C on the MCU)."""
+    from tinykws.firmware.qemu_engine import qemu_engine
+
+    return qemu_engine(run, model)
+
+
+# name -> factory(run, int8 model bytes) -> object with .run(int8 inputs) -> int8 outputs,
+# or, for engines in PCM_ENGINES, .run_pcm(float audio clips) -> int8 outputs
+EXTRA_ENGINES: dict[str, Callable] = {"c": _c_engine, "qemu": _qemu_engine}
+PCM_ENGINES = {"qemu"}
 
 
 def _make_int8_engine(name: str, run: Run, model: bytes):
@@ -114,8 +123,10 @@ def run_engines(run: Run, data: EvalSet, engines: tuple[str, ...]) -> dict[str, 
             results[name] = {"scores": engine.run(x)}
         else:
             engine = _make_int8_engine(name, run, int8_model)
-            q_in = quantize_input(x, qp.input.scale, qp.input.zero_point)
-            raw = engine.run(q_in).reshape(len(x), -1)
+            if name in PCM_ENGINES:
+                raw = engine.run_pcm(data.audio).reshape(len(x), -1)
+            else:
+                raw = engine.run(quantize_input(x, qp.input.scale, qp.input.zero_point)).reshape(len(x), -1)
             results[name] = {"raw": raw, "scores": _dequantize(raw, qp.output.scale, qp.output.zero_point)}
         n_out = results[name]["scores"].reshape(len(x), -1).shape[1]
         if n_out != len(run.config.labels):
@@ -153,9 +164,14 @@ def summarise(run: Run, data: EvalSet, results: dict, opts: CheckOptions) -> dic
             "lsb_histogram": lsb_histogram(results["int8"]["raw"], results["tflm"]["raw"]),
         }
     bitexact = {f"{name}_vs_tflm": identical_rows(results[name]["raw"], results["tflm"]["raw"])
-                for name in results if name in INT8_ENGINES - {"int8", "tflm"} and "tflm" in results}
+                for name in results if name in INT8_ENGINES - {"int8", "tflm"} - PCM_ENGINES and "tflm" in results}
     if bitexact:
         report["bitexact"] = bitexact
+    pcm = {f"{name}_vs_{ref}": {"top1_agreement": float(np.mean(preds[name] == preds[ref])),
+                                "identical_outputs": identical_rows(results[name]["raw"], results[ref]["raw"])}
+           for name in results if name in PCM_ENGINES for ref in ("int8", "tflm") if ref in results}
+    if pcm:
+        report["pcm_agreement"] = pcm
     failures = verdict(report, opts)
     report["thresholds"] = {"max_drop_pp": opts.max_drop_pp, "min_agreement": opts.min_agreement}
     report["failures"] = failures
@@ -174,6 +190,9 @@ def verdict(report: dict, opts: CheckOptions) -> list[str]:
     for name, share in report.get("bitexact", {}).items():
         if share < 1.0:
             failures.append(f"{name}: only {share:.4f} of outputs bit-identical")
+    for name, agreement in report.get("pcm_agreement", {}).items():
+        if agreement["top1_agreement"] < opts.min_agreement:
+            failures.append(f"{name}: top-1 agreement {agreement['top1_agreement']:.4f} below {opts.min_agreement}")
     return failures
 
 

@@ -1,0 +1,195 @@
+/*
+ * main.c: the bundle's program, for the host and for an emulated Cortex-M
+ * (stdio and files reach the host through semihosting there).
+ *
+ *   tinykws-app WAV             label and scores of a 16-bit mono WAV clip
+ *   tinykws-app --self-test     check the golden vectors; exit 0 pass, 1 fail
+ *   tinykws-app --bench         instructions per feature frame (one golden clip
+ *                               streamed) and per inference (mean and largest
+ *                               over the golden clips; platforms with a counter)
+ *   tinykws-app --batch IN OUT  IN: whole clips of int16 LE PCM; OUT: the
+ *                               int8 model outputs of each (C features + model)
+ *   no arguments                --bench then --self-test where the platform
+ *                               counts instructions, else the usage
+ * Exit codes: 0 success, 1 self-test failed, 2 bad usage or bad input.
+ * Build with -DTK_APP_MAIN=name to call it from another main (the tflm target).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tk_app.h"
+#include "tk_golden.h"
+#include "tk_platform.h"
+#include "tk_self_test.h"
+#include "tk_wav.h"
+#ifdef TK_APP_STACK_PROBE
+#include "tk_stack_probe.h"
+#endif
+
+#define EXIT_USAGE 2
+
+#ifndef TK_APP_MAIN
+#define TK_APP_MAIN main
+#endif
+
+int TK_APP_MAIN(int argc, char **argv);
+
+static int16_t g_pcm[TK_FEATURES_CLIP_SAMPLES];
+static int8_t g_window[TK_APP_WINDOW_BYTES]; /* the feature provider's caller-owned buffer */
+static tk_feature_provider_t g_provider;
+static tk_result_t g_result;
+
+static void print_line(const char *line)
+{
+    printf("%s\n", line);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: tinykws-app WAV | --self-test | --bench | --batch IN OUT\n");
+    return EXIT_USAGE;
+}
+
+static int classify_wav(const char *path)
+{
+    char text[512];
+    if (tk_wav_read_clip(path, g_pcm, text, sizeof text) != TK_WAV_OK) {
+        fprintf(stderr, "error: %s\n", text);
+        return EXIT_USAGE;
+    }
+    (void)tk_feature_provider_init(&g_provider, g_window);
+    (void)tk_feature_provider_clip(&g_provider, g_pcm);
+    if (tk_classify(g_window, &g_result) != TK_APP_OK) {
+        fprintf(stderr, "error: the model failed on %s\n", path);
+        return 1;
+    }
+    tk_format_result(&g_result, text, sizeof text);
+    printf("%s: %s\n", path, text);
+    return 0;
+}
+
+static int self_test(void)
+{
+    const int status = tk_self_test_run(print_line, NULL);
+#ifdef TK_APP_STACK_PROBE
+    printf("stack_used_bytes=%lu\n", (unsigned long)tk_stack_probe_used());
+#endif
+    printf("self_test=%s\n", status == 0 ? "pass" : "fail");
+    return status;
+}
+
+static unsigned long instructions(uint32_t ticks, uint32_t count)
+{
+    const unsigned long long total = (unsigned long long)ticks * TK_PLATFORM_TICK_INSTRUCTIONS_NUM;
+    const unsigned long long per_count = (unsigned long long)TK_PLATFORM_TICK_INSTRUCTIONS_DEN * count;
+    return (unsigned long)((total + per_count / 2u) / per_count);
+}
+
+/* One warm-up, then a clip streamed hop by hop: mean instructions per frame. */
+static unsigned long bench_frames(void)
+{
+    const int hops = TK_FEATURES_CLIP_SAMPLES / TK_FEATURES_HOP_SAMPLES;
+    uint32_t start;
+    int hop;
+    (void)tk_feature_provider_init(&g_provider, g_window);
+    (void)tk_feature_provider_push(&g_provider, tk_golden_pcm[0]); /* warm-up */
+    start = tk_platform_ticks();
+    for (hop = 1; hop < hops; ++hop) {
+        (void)tk_feature_provider_push(&g_provider, tk_golden_pcm[0] + hop * TK_FEATURES_HOP_SAMPLES);
+    }
+    return instructions(tk_platform_ticks() - start, (uint32_t)(hops - 1));
+}
+
+/* One warm-up, then one inference on the C features of every golden clip: mean and largest. */
+static unsigned long bench_inferences(unsigned long *largest)
+{
+    uint64_t total = 0;
+    int clip;
+    *largest = 0;
+    (void)tk_classify(g_window, &g_result); /* warm-up */
+    for (clip = 0; clip < TK_GOLDEN_CLIPS; ++clip) {
+        uint32_t start;
+        uint32_t ticks;
+        (void)tk_feature_provider_clip(&g_provider, tk_golden_pcm[clip]);
+        start = tk_platform_ticks();
+        (void)tk_classify(g_window, &g_result);
+        ticks = tk_platform_ticks() - start;
+        total += ticks;
+        if (instructions(ticks, 1u) > *largest) {
+            *largest = instructions(ticks, 1u);
+        }
+    }
+    return instructions((uint32_t)(total / TK_GOLDEN_CLIPS), 1u);
+}
+
+static int bench(void)
+{
+    unsigned long frame;
+    unsigned long mean;
+    unsigned long largest;
+    if (TK_PLATFORM_TICK_INSTRUCTIONS_NUM == 0u || TK_FEATURES_CLIP_SAMPLES < 2 * TK_FEATURES_HOP_SAMPLES) {
+        printf("bench: no instruction counter on %s\n", TK_PLATFORM_NAME);
+        return 0;
+    }
+    frame = bench_frames();
+    mean = bench_inferences(&largest);
+    printf("platform=%s\n", TK_PLATFORM_NAME);
+    printf("instructions_per_frame=%lu\n", frame);
+    printf("instructions_per_inference=%lu\n", mean);
+    printf("instructions_per_inference_max=%lu\n", largest);
+    return 0;
+}
+
+static int batch(const char *in_path, const char *out_path)
+{
+    unsigned long clips = 0;
+    int status = 0;
+    FILE *in = fopen(in_path, "rb");
+    FILE *out = fopen(out_path, "wb");
+    if (in == NULL || out == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", in == NULL ? in_path : out_path);
+        status = EXIT_USAGE;
+    }
+    while (status == 0 && fread(g_pcm, sizeof(int16_t), TK_FEATURES_CLIP_SAMPLES, in) == TK_FEATURES_CLIP_SAMPLES) {
+        (void)tk_feature_provider_init(&g_provider, g_window);
+        (void)tk_feature_provider_clip(&g_provider, g_pcm);
+        if (tk_classify(g_window, &g_result) != TK_APP_OK ||
+            fwrite(g_result.raw, 1, TK_MODEL_OUTPUT_SIZE, out) != (size_t)TK_MODEL_OUTPUT_SIZE) {
+            fprintf(stderr, "error: clip %lu failed\n", clips);
+            status = 1;
+        }
+        clips += 1u;
+    }
+    if (in != NULL) {
+        fclose(in);
+    }
+    if (out != NULL && fclose(out) != 0 && status == 0) {
+        status = 1;
+    }
+    printf("clips=%lu\n", clips);
+    return status;
+}
+
+int TK_APP_MAIN(int argc, char **argv)
+{
+#ifdef TK_APP_STACK_PROBE
+    tk_stack_probe_paint();
+#endif
+    if (argc == 2 && strcmp(argv[1], "--self-test") == 0) {
+        return self_test();
+    }
+    if (argc == 2 && strcmp(argv[1], "--bench") == 0) {
+        return bench();
+    }
+    if (argc == 4 && strcmp(argv[1], "--batch") == 0) {
+        return batch(argv[2], argv[3]);
+    }
+    if (argc == 2 && argv[1][0] != '-') {
+        return classify_wav(argv[1]);
+    }
+    if (argc <= 1 && TK_PLATFORM_TICK_INSTRUCTIONS_NUM > 0u) {
+        (void)bench();
+        return self_test();
+    }
+    return usage();
+}

@@ -1,0 +1,44 @@
+"""RAM and flash figures of a bundle, computed at generation time from what is generated."""
+
+from __future__ import annotations
+
+from tinykws.config import FeatureConfig
+from tinykws.frontend import fft_swaps, mel_runs
+
+
+def frontend_state_bytes(f: FeatureConfig) -> int:
+    """sizeof(tk_features_t): int16 overlap (padded to 4), float FFT buffer, float magnitudes."""
+    overlap = (2 * (f.window_samples - f.hop_samples) + 3) // 4 * 4
+    return overlap + 4 * f.fft_size + 4 * f.n_bins
+
+
+def frontend_table_bytes(f: FeatureConfig) -> int:
+    """Window, twiddles, bit-reversal swaps, mel runs and weights, DCT."""
+    runs = mel_runs(f)
+    return (4 * f.window_samples + 4 * (3 * f.fft_size // 2) + 2 * len(fft_swaps(f.fft_size // 2))
+            + 2 * 2 * f.n_mels + 4 * len(runs.weights) + 4 * f.n_mfcc * f.n_mels)
+
+
+def golden_bytes(ctx) -> int:
+    f = ctx.run.config.features
+    count = f.n_frames * f.n_mfcc
+    per_clip = 2 * f.clip_samples + 4 * count + 2 * count + ctx.facts.output_size + 1
+    return len(ctx.golden.clips) * per_clip
+
+
+def memory_rows(ctx, engine) -> list[tuple[str, int, str]]:
+    """(what, bytes, where) rows for the README and bundle.json."""
+    f = ctx.run.config.features
+    count = f.n_frames * f.n_mfcc
+    rows: list[tuple[str, int, str]] = []
+    if engine is not None:
+        rows += [("C engine arena (all activations)", engine.arena_bytes, "RAM, static"),
+                 ("C engine constants (weights, biases, requantization)", engine.constant_bytes, "flash")]
+    rows += [("TFLite Micro arena, measured (Python runtime, 64-bit host)", ctx.tflm_arena_bytes,
+              "RAM, for the tflm target"),
+             ("int8.tflite flatbuffer", len(ctx.facts.data), "flash, for the tflm target"),
+             ("feature front end state (tk_features_t)", frontend_state_bytes(f), "RAM"),
+             ("feature front end tables", frontend_table_bytes(f), "flash"),
+             ("feature window (caller-owned, int8)", count, "RAM"),
+             ("golden vectors (self-test only)", golden_bytes(ctx), "flash")]
+    return rows
