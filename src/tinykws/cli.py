@@ -235,6 +235,9 @@ def _print_check(report: dict, out_dir: Path) -> None:
                       "bit-identical")
     for name, share in report.get("bitexact", {}).items():
         console.print(f"  {name}: {100 * share:.2f}% bit-identical")
+    for name, a in report.get("pcm_agreement", {}).items():
+        console.print(f"  {name} (C features from PCM): top-1 agreement {100 * a['top1_agreement']:.2f}%, "
+                      f"{100 * a['identical_outputs']:.2f}% bit-identical")
     verdict = "[bold green]PASSED[/]" if report["passed"] else "[bold red]FAILED[/]"
     console.print(f"check {verdict} on {report['n_clips']} clips; report: {out_dir / 'check.md'}")
 

@@ -53,6 +53,9 @@ def _markdown(report: dict) -> str:
                   f"LSB differences: {lt['lsb_histogram']}"]
     for name, share in report.get("bitexact", {}).items():
         lines.append(f"\n{name}: {100 * share:.2f}% of clips bit-identical")
+    for name, a in report.get("pcm_agreement", {}).items():
+        lines.append(f"\n{name} (features computed in C from PCM): top-1 agreement {100 * a['top1_agreement']:.2f}%, "
+                     f"{100 * a['identical_outputs']:.2f}% of clips bit-identical")
     lines += ["", "## Per-class precision / recall", "", "| label | " +
               " | ".join(report["engines"]) + " |", "|---|" + "---|" * len(report["engines"])]
     for label in report["labels"]:
