@@ -341,4 +341,5 @@ def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the
 # --- sub-apps registered by their modules (keep one line each) ---
 from tinykws.data.cli import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
 from tinykws.codegen.cli import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702
+from tinykws.stream_cli import register as _register_stream; _register_stream(app)  # noqa: E402,E702
 from tinykws.firmware.cli import register as _register_firmware; _register_firmware(app)  # noqa: E402,E702

@@ -1,0 +1,117 @@
+"""`tinykws stream RUN WAV` and `tinykws stream-eval RUN --data-dir DIR ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+RunArg = Annotated[Path, typer.Argument(help="run directory or shipped model folder (config.json + int8.tflite)")]
+
+
+def stream(
+    run_dir: RunArg,
+    wav: Annotated[Path, typer.Argument(help="WAV file of any length (resampled to the model's rate)")],
+    threshold: Annotated[Optional[int], typer.Option(
+        help="int8 threshold instead of the run's stream.threshold")] = None,
+) -> None:
+    """Detect keywords in a long recording: label, time (s) and smoothed score per detection."""
+    import dataclasses
+
+    from tinykws.cli import console
+    from tinykws.run import open_run
+    from tinykws.stream import detect_wav, hop_time
+
+    cfg = open_run(run_dir).config.stream
+    cfg = cfg if threshold is None else dataclasses.replace(cfg, threshold=threshold)
+    detections, run, quant = detect_wav(run_dir, wav, cfg)
+    for d in detections:
+        t = float(hop_time(d.hop, run.config.features))
+        console.print(f"{t:9.2f} s  {run.config.labels[d.label]:<10} score {float(quant.probability(d.score)):.3f} "
+                      f"(int8 {d.score})", highlight=False)
+    console.print(f"{len(detections)} detection(s) in {wav} (threshold int8 {cfg.threshold})", highlight=False)
+
+
+def stream_eval(
+    run_dir: RunArg,
+    data_dir: Annotated[list[Path], typer.Option("--data-dir", help="data folder(s) of held-out clips")],
+    minutes: Annotated[float, typer.Option(help="length of the test stream in minutes")] = 60.0,
+    snr: Annotated[float, typer.Option("--snr", help="speech over background noise, dB")] = 20.0,
+    seed: Annotated[int, typer.Option(help="random seed of the stream")] = 0,
+    max_fa: Annotated[float, typer.Option("--max-fa-per-hour", help="false accepts per hour allowed at the "
+                                                                   "chosen operating point")] = 0.5,
+    threshold: Annotated[Optional[int], typer.Option(
+        help="evaluate this int8 threshold only (no sweep, config.json unchanged)")] = None,
+    save: Annotated[bool, typer.Option(help="write the chosen threshold into the run's config.json")] = True,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder of the report and plot "
+                                                              "(default RUN/stream)")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="also write the report here")] = None,
+    fast: Annotated[bool, typer.Option(
+        "--fast", help="LiteRT's optimized (XNNPACK) kernels: much faster, but not bit-exact with the "
+                       "reference kernels that the MCU's engine matches")] = False,
+) -> None:
+    """Long streams of held-out keywords over noise and unknown words: FRR, false accepts/hour, latency."""
+    from tinykws.run import open_run
+    from tinykws.stream_eval import EvalOptions, apply_operating_point, evaluate, plot_tradeoff, write_json
+
+    run = open_run(run_dir)
+    opts = EvalOptions(minutes=minutes, snr_db=snr, seed=seed, max_false_accepts_per_hour=max_fa,
+                       fixed_threshold=threshold)
+    with _progress() as bar:
+        task = bar.add_task("loading held-out clips", total=None)
+        report = evaluate(run, data_dir, opts, lambda what, done, total: bar.update(
+            task, description=what, completed=done, total=total), reference=not fast)
+    out_dir = out or run.path / "stream"
+    write_json(report, out_dir / "stream_eval.json")
+    if json_path is not None:
+        write_json(report, json_path)
+    if threshold is None:
+        plot_tradeoff(report, out_dir / "tradeoff.png")
+        if save:
+            apply_operating_point(run, report)
+    _print_report(report, out_dir, saved=threshold is None and save)
+
+
+def _progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tinykws.cli import err_console
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeRemainingColumn(), console=err_console, transient=False)
+
+
+def _print_report(report: dict, out_dir: Path, saved: bool) -> None:
+    from tinykws.cli import console, err_console
+
+    lat = report["latency_ms"]
+    for name, k in report["per_keyword"].items():
+        console.print(f"  {name:<6} {k['hits']:4d}/{k['events']:<4d} detected, "
+                      f"FRR {100 * k['false_reject_rate']:5.1f}%, {k['false_accepts']} false accept(s)",
+                      highlight=False)
+    median = "n/a" if lat["median"] is None else f"{lat['median']:.0f} ms (p90 {lat['p90']:.0f} ms)"
+    console.print(f"{report['minutes']:g} min, {report['events']['keyword']} keywords, "
+                  f"{report['events']['unknown']} unknown words ({report['unknown_words_per_hour']:.0f}/hour), "
+                  f"SNR {report['snr_db']:g} dB: threshold int8 {report['threshold']} "
+                  f"(p={report['threshold_probability']:.3f}): FRR "
+                  f"{100 * report['false_reject_rate']:.2f}%, {report['false_accepts_per_hour']:.2f} false accepts "
+                  f"per hour, latency after the word median {median}", highlight=False)
+    ctx = report["false_accepts_by_context"]
+    console.print(f"false accepts: {ctx['unknown_word']} during unknown words, {ctx['keyword']} during keywords "
+                  f"(wrong word or repeat), {ctx['noise']} in noise only", highlight=False)
+    if not report["fixed_threshold"] and not report["threshold_met_goal_somewhere"]:
+        err_console.print(f"[yellow]warning:[/] no threshold keeps false accepts at or below "
+                          f"{report['goal']['max_false_accepts_per_hour']:g} per hour; chose the one with the "
+                          "fewest (see the curve; --max-fa-per-hour sets the budget)", highlight=False)
+    verdict = "[bold green]meets[/]" if report["meets_goal"] else "[bold yellow]misses[/]"
+    console.print(f"{verdict} the goal (FRR <= {100 * report['goal']['max_false_reject_rate']:g}%, "
+                  f"<= {report['goal']['max_false_accepts_per_hour']:g} false accepts/hour); report "
+                  f"{out_dir / 'stream_eval.json'}" + ("; threshold written to config.json" if saved else ""))
+
+
+def register(app: typer.Typer) -> None:
+    from tinykws.cli import guarded
+
+    app.command("stream")(guarded(stream))
+    app.command("stream-eval")(guarded(stream_eval))
