@@ -12,6 +12,10 @@ import dataclasses
 from tinykws.config import ConvSpec, FeatureConfig, ModelConfig
 from tinykws.errors import InputError
 
+# Batch-norm moving averages that settle within a few epochs of a small data set
+# (Keras' default 0.99 needs ~500 steps: validation looks like chance until then).
+BN_MOMENTUM = 0.9
+
 PRESETS: dict[str, ModelConfig] = {
     "ds-cnn-s": ModelConfig(
         name="ds-cnn-s",
@@ -74,7 +78,7 @@ def build_model(model_cfg: ModelConfig, feature_cfg: FeatureConfig, n_classes: i
     inputs = keras.Input(shape=(feature_cfg.n_frames, feature_cfg.n_mfcc, 1), name="mfcc")
     x = layers.Conv2D(model_cfg.first.filters, model_cfg.first.kernel, strides=model_cfg.first.stride,
                       padding="same", use_bias=False, kernel_regularizer=reg, name="conv")(inputs)
-    x = layers.BatchNormalization(name="conv_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv_bn")(x)
     x = layers.ReLU(relu_max, name="conv_relu")(x)
     if model_cfg.dropout_first:
         x = layers.Dropout(model_cfg.dropout_first, name="conv_dropout")(x)
@@ -94,7 +98,7 @@ def _conv_bn(x, filters, kernel, stride, reg, name, relu_max=None, activation=Tr
 
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, kernel_regularizer=reg,
                       name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(relu_max, name=f"{name}_relu")(x) if activation else x
 
 
@@ -103,7 +107,7 @@ def _depthwise_bn(x, model_cfg: ModelConfig, stride, reg, name, relu_max=None):
 
     x = layers.DepthwiseConv2D(model_cfg.ds_kernel, strides=stride, padding="same", use_bias=False,
                                depthwise_regularizer=reg, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(relu_max, name=f"{name}_relu")(x)
 
 
