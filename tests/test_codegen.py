@@ -280,3 +280,8 @@ def test_ds_cnn_s_bit_exact(tmp_path):
 def test_ds_cnn_m_l_bit_exact(tmp_path, name):
     _check_preset(name, tmp_path, 2000)
 
+
+
+def test_mobilenetv2_preset_bit_exact(tmp_path):
+    """The inverted-residual preset (residual ADD, RELU6, linear projections) runs bit-exactly too."""
+    _check_preset("mobilenetv2-s", tmp_path, 500)
