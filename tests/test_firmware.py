@@ -132,7 +132,8 @@ def host_bundle(lively_run: Path, tone_data: Path, tmp_path_factory: pytest.Temp
 def test_host_bundle_layout_and_readme(host_bundle: Path) -> None:
     for name in ("Makefile", "CMakeLists.txt", "README.md", "bundle.json", "model/tinykws.h", "model/tkw_kernels.h",
                  "features/tk_features.h", "app/tk_golden.h", "app/tk_app.h", "tflite/model_data.c",
-                 "tflite/model_settings.h", "platform/tk_platform.h"):
+                 "tflite/model_settings.h", "platform/tk_platform.h", "app/tk_detector.h",
+                 "recognizer/tk_recognizer.h", "recognizer/tk_recognizer_config.h"):
         assert (host_bundle / name).is_file(), name
     info = json.loads((host_bundle / "bundle.json").read_text())
     assert info["target"] == "host" and len(info["golden"]) == 12
@@ -140,6 +141,9 @@ def test_host_bundle_layout_and_readme(host_bundle: Path) -> None:
     readme = (host_bundle / "README.md").read_text()
     arena = info["memory"]["C engine arena (all activations)"]
     assert f"{arena:,}" in readme and "./tinykws-app --self-test" in readme
+    assert "./tinykws-app --stream long.wav" in readme
+    assert set(info["stream"]) == {"infer_every_hops", "average_results", "threshold", "min_count",
+                                   "refractory_hops"}
 
 
 def test_host_self_test_passes(host_bundle: Path) -> None:
@@ -285,12 +289,12 @@ def test_feature_provider_streams_like_numpy(host_bundle: Path, lively_run: Path
     the window is frames 1..49, i.e. numpy's frames of the clip delayed by 160
     samples of silence."""
     run = open_run(lively_run)
-    sources = [str(p) for d in ("model", "features", "app") for p in sorted((host_bundle / d).glob("*.c"))
-               if p.name != "main.c"]
+    sources = [str(p) for d in ("model", "features", "app", "recognizer")
+               for p in sorted((host_bundle / d).glob("*.c")) if p.name != "main.c"]
     (tmp_path / "driver.c").write_text(PROVIDER_DRIVER)
     exe = tmp_path / "driver"
     done = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2",
-                           *[f"-I{host_bundle / d}" for d in ("model", "features", "app", "platform")],
+                           *[f"-I{host_bundle / d}" for d in ("model", "features", "app", "recognizer", "platform")],
                            *sources, str(tmp_path / "driver.c"), "-lm", "-o", str(exe)],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -537,11 +541,12 @@ def test_tflm_bundle_compiles_against_stub_headers(lively_run: Path, tmp_path: P
     measured = tflm_arena_bytes(read_model_bytes(lively_run / "int8.tflite"))
     assert measured * 1.1 + 1024 <= arena < measured * 1.1 + 1024 + 16
     stubs = write_tflm_stubs(tmp_path / "stubs")
-    includes = [f"-I{bundle.path / d}" for d in ("features", "app", "tflite", "platform")]
+    includes = [f"-I{bundle.path / d}" for d in ("features", "app", "recognizer", "tflite", "platform")]
     done = subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", f"-I{stubs}",
                            *includes, str(bundle.path / "main.cc")], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    c_sources = sorted(str(p) for d in ("features", "app", "tflite") for p in (bundle.path / d).glob("*.c"))
+    c_sources = sorted(str(p) for d in ("features", "app", "recognizer", "tflite")
+                       for p in (bundle.path / d).glob("*.c"))
     done = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only",
                            "-DTK_APP_MAIN=tk_app_main", *includes, *c_sources], capture_output=True, text=True,
                           check=False)
@@ -562,6 +567,7 @@ def test_arduino_library_zip_layout(lively_run: Path, tmp_path: Path) -> None:
     names = archive.namelist()
     assert names == sorted(names)
     assert {f"{lib}/library.properties", f"{lib}/src/{lib}.h", f"{lib}/src/tinykws.h", f"{lib}/src/tk_features.h",
+            f"{lib}/src/tk_detector.h", f"{lib}/src/tk_recognizer.h", f"{lib}/src/tk_recognizer_config.h",
             f"{lib}/examples/KeywordSpotting/KeywordSpotting.ino"} <= set(names)
     assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in archive.infolist())
     lowered = [n.lower() for n in names]
@@ -572,6 +578,7 @@ def test_arduino_library_zip_layout(lively_run: Path, tmp_path: Path) -> None:
     assert props["name"] == lib and props["includes"] == f"{lib}.h" and props["version"]
     sketch = archive.read(f"{lib}/examples/KeywordSpotting/KeywordSpotting.ino").decode()
     assert "#include <PDM.h>" in sketch and "PDM.begin(1, kSampleRate)" in sketch
+    assert "tk_detector_push(&g_detector, g_hop, &detection)" in sketch
 
 
 @pytest.mark.skipif(not HAVE_CROSS_GCC, reason="arm-none-eabi-gcc not found on PATH")

@@ -9,6 +9,14 @@
  *                               over the golden clips; platforms with a counter)
  *   tinykws-app --batch IN OUT  IN: whole clips of int16 LE PCM; OUT: the
  *                               int8 model outputs of each (C features + model)
+ *   tinykws-app --stream WAV    keyword detection over a WAV of any length: one
+ *                               line "detection label=L time_ms=T score=S hop=H"
+ *                               per detection (T: end of the audio the detection
+ *                               consumed, S: smoothed int8 score), then hops=,
+ *                               inferences=, audio_ms=, with a counter
+ *                               instructions_per_second_of_audio= (features,
+ *                               model and recognizer; file reading excluded),
+ *                               and detections=N last
  *   no arguments                --bench then --self-test where the platform
  *                               counts instructions, else the usage
  * Exit codes: 0 success, 1 self-test failed, 2 bad usage or bad input.
@@ -18,6 +26,7 @@
 #include <string.h>
 
 #include "tk_app.h"
+#include "tk_detector.h"
 #include "tk_golden.h"
 #include "tk_platform.h"
 #include "tk_self_test.h"
@@ -38,6 +47,8 @@ static int16_t g_pcm[TK_FEATURES_CLIP_SAMPLES];
 static int8_t g_window[TK_APP_WINDOW_BYTES]; /* the feature provider's caller-owned buffer */
 static tk_feature_provider_t g_provider;
 static tk_result_t g_result;
+static int16_t g_hop[TK_FEATURES_HOP_SAMPLES];
+static tk_detector_t g_detector;
 
 static void print_line(const char *line)
 {
@@ -46,7 +57,7 @@ static void print_line(const char *line)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tinykws-app WAV | --self-test | --bench | --batch IN OUT\n");
+    fprintf(stderr, "usage: tinykws-app WAV | --self-test | --bench | --batch IN OUT | --stream WAV\n");
     return EXIT_USAGE;
 }
 
@@ -170,6 +181,64 @@ static int batch(const char *in_path, const char *out_path)
     return status;
 }
 
+static void print_detection(const tk_detection_t *detection)
+{
+    const long score = (long)detection->score;
+    printf("detection label=%s time_ms=%lu score=%ld hop=%lu\n", tk_recognizer_labels[detection->label],
+           (unsigned long)tk_detector_time_ms(detection->hop), score, (unsigned long)detection->hop);
+}
+
+/* Instructions per second of audio, from the counter's ticks over `samples` samples. */
+static unsigned long per_second_of_audio(uint64_t ticks, uint64_t samples)
+{
+    const uint64_t total = ticks * TK_PLATFORM_TICK_INSTRUCTIONS_NUM * (uint64_t)TK_FEATURES_SAMPLE_RATE;
+    const uint64_t per = samples * TK_PLATFORM_TICK_INSTRUCTIONS_DEN;
+    return per == 0u ? 0ul : (unsigned long)((total + per / 2u) / per);
+}
+
+static void print_stream_summary(uint64_t ticks, unsigned long detections)
+{
+    const uint64_t samples = (uint64_t)g_detector.hops * TK_FEATURES_HOP_SAMPLES;
+    printf("hops=%lu\n", (unsigned long)g_detector.hops);
+    printf("inferences=%lu\n", (unsigned long)g_detector.inferences);
+    printf("audio_ms=%lu\n", (unsigned long)(samples * 1000u / TK_FEATURES_SAMPLE_RATE));
+    if (TK_PLATFORM_TICK_INSTRUCTIONS_NUM > 0u && samples > 0u) {
+        printf("instructions_per_second_of_audio=%lu\n", per_second_of_audio(ticks, samples));
+    }
+    printf("detections=%lu\n", detections);
+}
+
+/* Hop by hop through a WAV of any length: features, the model on the schedule, the recognizer. */
+static int stream_wav(const char *path)
+{
+    char text[512];
+    tk_wav_reader_t reader;
+    tk_detection_t detection;
+    uint64_t ticks = 0;
+    unsigned long detections = 0;
+    int status = 0;
+    if (tk_wav_open(&reader, path, text, sizeof text) != TK_WAV_OK) {
+        fprintf(stderr, "error: %s\n", text);
+        return EXIT_USAGE;
+    }
+    (void)tk_detector_init(&g_detector, g_window);
+    while (status == 0 && tk_wav_read(&reader, g_hop, TK_FEATURES_HOP_SAMPLES) == (size_t)TK_FEATURES_HOP_SAMPLES) {
+        const uint32_t start = tk_platform_ticks();
+        const int found = tk_detector_push(&g_detector, g_hop, &detection);
+        ticks += (uint32_t)(tk_platform_ticks() - start);
+        if (found < 0) {
+            fprintf(stderr, "error: the model failed at hop %lu of %s\n", (unsigned long)g_detector.hops, path);
+            status = 1;
+        } else if (found == 1) {
+            print_detection(&detection);
+            detections += 1u;
+        }
+    }
+    tk_wav_close(&reader);
+    print_stream_summary(ticks, detections);
+    return status;
+}
+
 int TK_APP_MAIN(int argc, char **argv)
 {
 #ifdef TK_APP_STACK_PROBE
@@ -183,6 +252,9 @@ int TK_APP_MAIN(int argc, char **argv)
     }
     if (argc == 4 && strcmp(argv[1], "--batch") == 0) {
         return batch(argv[2], argv[3]);
+    }
+    if (argc == 3 && strcmp(argv[1], "--stream") == 0) {
+        return stream_wav(argv[2]);
     }
     if (argc == 2 && argv[1][0] != '-') {
         return classify_wav(argv[1]);

@@ -1,5 +1,5 @@
 /*
- * tk_wav.c: a small RIFF/WAVE reader for 16-bit PCM mono clips.
+ * tk_wav.c: a small RIFF/WAVE reader for 16-bit PCM mono clips and streams.
  */
 #include "tk_wav.h"
 
@@ -70,58 +70,47 @@ static tk_wav_status_t check_format(const wav_format_t *fmt, char *message, size
     return TK_WAV_OK;
 }
 
-/* Read up to TK_FEATURES_CLIP_SAMPLES samples of the data chunk; zero-pad the rest. */
-static void read_samples(FILE *file, unsigned long length, int16_t *pcm)
-{
-    unsigned char pair[2];
-    unsigned long n = 0;
-    const unsigned long available = length / 2u;
-    while (n < available && n < (unsigned long)TK_FEATURES_CLIP_SAMPLES && fread(pair, 1, 2, file) == 2u) {
-        const unsigned u = le16(pair);
-        pcm[n++] = (int16_t)(u >= 0x8000u ? (long)u - 0x10000L : (long)u);
-    }
-    for (; n < (unsigned long)TK_FEATURES_CLIP_SAMPLES; ++n) {
-        pcm[n] = 0;
-    }
-}
-
-static tk_wav_status_t read_chunks(FILE *file, int16_t *pcm, char *message, size_t size, const char *path)
+/* Find the data chunk after checking the format; *length is its size in bytes. */
+static tk_wav_status_t find_data(FILE *file, unsigned long *length, char *message, size_t size, const char *path)
 {
     unsigned char header[8];
     unsigned char fmt_chunk[40];
     wav_format_t fmt = {0u, 0u, 0ul, 0u};
     int have_format = 0;
     while (fread(header, 1, 8, file) == 8u) {
-        const unsigned long length = le32(header + 4);
+        const unsigned long chunk = le32(header + 4);
         if (memcmp(header, "fmt ", 4) == 0) {
-            const unsigned long keep = length < sizeof fmt_chunk ? length : (unsigned long)sizeof fmt_chunk;
+            const unsigned long keep = chunk < sizeof fmt_chunk ? chunk : (unsigned long)sizeof fmt_chunk;
             if (fread(fmt_chunk, 1, keep, file) != keep || parse_format(fmt_chunk, keep, &fmt) != 0 ||
-                fseek(file, (long)(length - keep + (length & 1u)), SEEK_CUR) != 0) {
+                fseek(file, (long)(chunk - keep + (chunk & 1u)), SEEK_CUR) != 0) {
                 return fail(message, size, path, "truncated or malformed 'fmt ' chunk");
             }
             have_format = 1;
         } else if (memcmp(header, "data", 4) == 0) {
-            tk_wav_status_t status;
             if (!have_format) {
                 return fail(message, size, path, "'data' chunk before the 'fmt ' chunk");
             }
-            status = check_format(&fmt, message, size, path);
-            if (status == TK_WAV_OK) {
-                read_samples(file, length, pcm);
-            }
-            return status;
-        } else if (fseek(file, (long)(length + (length & 1u)), SEEK_CUR) != 0) {
+            *length = chunk;
+            return check_format(&fmt, message, size, path);
+        } else if (fseek(file, (long)(chunk + (chunk & 1u)), SEEK_CUR) != 0) {
             break;
         }
     }
     return fail(message, size, path, "no 'data' chunk (truncated file?)");
 }
 
-tk_wav_status_t tk_wav_read_clip(const char *path, int16_t *pcm, char *message, size_t size)
+tk_wav_status_t tk_wav_open(tk_wav_reader_t *reader, const char *path, char *message, size_t size)
 {
     unsigned char riff[12];
+    unsigned long length = 0;
     tk_wav_status_t status;
-    FILE *file = fopen(path, "rb");
+    FILE *file;
+    if (reader == NULL || path == NULL) {
+        return TK_WAV_ERROR_OPEN;
+    }
+    reader->file = NULL;
+    reader->remaining = 0;
+    file = fopen(path, "rb");
     if (file == NULL) {
         if (message != NULL && size > 0u) {
             (void)snprintf(message, size, "%s: cannot open the file", path);
@@ -132,8 +121,67 @@ tk_wav_status_t tk_wav_read_clip(const char *path, int16_t *pcm, char *message, 
         memcmp(riff + 8, "WAVE", 4) != 0) {
         status = fail(message, size, path, "not a RIFF/WAVE file");
     } else {
-        status = read_chunks(file, pcm, message, size, path);
+        status = find_data(file, &length, message, size, path);
     }
-    fclose(file);
-    return status;
+    if (status != TK_WAV_OK) {
+        fclose(file);
+        return status;
+    }
+    reader->file = file;
+    reader->remaining = length / 2u;
+    return TK_WAV_OK;
+}
+
+#define TK_WAV_BLOCK 256u
+
+size_t tk_wav_read(tk_wav_reader_t *reader, int16_t *pcm, size_t count)
+{
+    unsigned char bytes[2u * TK_WAV_BLOCK];
+    size_t done = 0;
+    if (reader == NULL || reader->file == NULL || pcm == NULL) {
+        return 0;
+    }
+    while (done < count && reader->remaining > 0u) {
+        size_t want = count - done < TK_WAV_BLOCK ? count - done : TK_WAV_BLOCK;
+        size_t got;
+        size_t i;
+        if ((unsigned long)want > reader->remaining) {
+            want = (size_t)reader->remaining;
+        }
+        got = fread(bytes, 2, want, reader->file);
+        for (i = 0; i < got; ++i) {
+            const unsigned u = le16(bytes + 2u * i);
+            pcm[done + i] = (int16_t)(u >= 0x8000u ? (long)u - 0x10000L : (long)u);
+        }
+        done += got;
+        reader->remaining -= (unsigned long)got;
+        if (got < want) {
+            reader->remaining = 0; /* the file ends before its data chunk says */
+        }
+    }
+    return done;
+}
+
+void tk_wav_close(tk_wav_reader_t *reader)
+{
+    if (reader != NULL && reader->file != NULL) {
+        fclose(reader->file);
+        reader->file = NULL;
+    }
+}
+
+tk_wav_status_t tk_wav_read_clip(const char *path, int16_t *pcm, char *message, size_t size)
+{
+    tk_wav_reader_t reader;
+    size_t n;
+    const tk_wav_status_t status = tk_wav_open(&reader, path, message, size);
+    if (status != TK_WAV_OK) {
+        return status;
+    }
+    n = tk_wav_read(&reader, pcm, (size_t)TK_FEATURES_CLIP_SAMPLES);
+    for (; n < (size_t)TK_FEATURES_CLIP_SAMPLES; ++n) {
+        pcm[n] = 0;
+    }
+    tk_wav_close(&reader);
+    return TK_WAV_OK;
 }

@@ -6,8 +6,10 @@
 Targets: host (cc), cortex-m4 (QEMU mps2-an386), cortex-m55 (QEMU
 mps3-an547), tflm (TensorFlow Lite Micro main.cc), arduino (library zip).
 Every bundle has the generated C engine (or TFLite Micro), the C feature
-front end, a thin application and golden vectors with a self-test. The
-bundle directory is written atomically: complete or absent.
+front end, the C streaming recognizer with its config rendered from the run's
+StreamConfig, a thin application (clip classification, `--stream WAV`
+keyword detection, `--batch`, `--bench`) and golden vectors with a
+self-test. The bundle directory is written atomically: complete or absent.
 """
 
 from __future__ import annotations

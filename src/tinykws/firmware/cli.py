@@ -20,7 +20,8 @@ def firmware(
                              "default: synthesised test signals")] = None,
     golden_count: Annotated[int, typer.Option("--golden-count", help="number of golden clips")] = DEFAULT_COUNT,
 ) -> None:
-    """Render a firmware bundle (C engine, feature front end, app, build files, golden vectors)."""
+    """Render a firmware bundle (C engine, feature front end, streaming recognizer, app, build files, golden
+    vectors)."""
     from tinykws.cli import console
     from tinykws.firmware import make_bundle
 

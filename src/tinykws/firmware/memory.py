@@ -19,6 +19,11 @@ def frontend_table_bytes(f: FeatureConfig) -> int:
             + 2 * 2 * f.n_mels + 4 * len(runs.weights) + 4 * f.n_mfcc * f.n_mels)
 
 
+def recognizer_state_bytes(n_classes: int, average_results: int) -> int:
+    """sizeof(tk_recognizer_t): params, int8 ring (padded to 4), int32 sums and counters, 4 words."""
+    return 5 * 4 + (average_results * n_classes + 3) // 4 * 4 + 8 * n_classes + 4 * 4
+
+
 def golden_bytes(ctx) -> int:
     f = ctx.run.config.features
     count = f.n_frames * f.n_mfcc
@@ -40,5 +45,7 @@ def memory_rows(ctx, engine) -> list[tuple[str, int, str]]:
              ("feature front end state (tk_features_t)", frontend_state_bytes(f), "RAM"),
              ("feature front end tables", frontend_table_bytes(f), "flash"),
              ("feature window (caller-owned, int8)", count, "RAM"),
+             ("streaming recognizer state (tk_recognizer_t)",
+              recognizer_state_bytes(len(ctx.run.config.labels), ctx.run.config.stream.average_results), "RAM"),
              ("golden vectors (self-test only)", golden_bytes(ctx), "flash")]
     return rows

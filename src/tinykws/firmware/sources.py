@@ -22,7 +22,8 @@ from tinykws.firmware.model_facts import ModelFacts, label_macros
 
 Files = dict[str, bytes]
 ENGINE_PREFIX = "tinykws"
-APP_STATIC = ("tk_app.h", "tk_app.c", "tk_self_test.h", "tk_self_test.c", "tk_wav.h", "tk_wav.c", "main.c")
+APP_STATIC = ("tk_app.h", "tk_app.c", "tk_detector.h", "tk_detector.c", "tk_self_test.h", "tk_self_test.c",
+              "tk_wav.h", "tk_wav.c", "main.c")
 VALUES_PER_LINE = 16
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Callable
@@ -15,6 +16,7 @@ from tinykws.firmware.model_facts import ModelFacts, check_tflm_ops
 from tinykws.firmware.zipfile_det import deterministic_zip
 from tinykws.qemu import get_platform
 from tinykws.run import Run
+from tinykws.stream_c import recognizer_files
 from tinykws.templates import render
 
 Files = src.Files
@@ -24,7 +26,6 @@ TFLM_ARENA_MARGIN = 0.10
 TFLM_ARENA_SLACK = 1024
 ARDUINO_LIBRARY = "TinyKWSModel"  # not "TinyKWS": TinyKWS.h and tinykws.h collide on case-insensitive disks
 ARDUINO_SKETCH = "KeywordSpotting"
-CLASSIFY_EVERY_MS = 200
 #: Code memory of the QEMU machines where it is small (mps3-an547: 512 KB ITCM), and what the
 #: program needs besides engine constants and golden vectors (measured ~62 KB, newlib included).
 CODE_MEMORY = {"cortex-m55": 512 * 1024}
@@ -56,12 +57,14 @@ def _common_ctx(ctx: Context, engine) -> dict:
         version=__version__, target=ctx.target, run_name=ctx.run.path.name, model_name=cfg.model.name,
         labels=cfg.labels, model_sha256=ctx.facts.sha256, sample_rate=f.sample_rate, hop_samples=f.hop_samples,
         hop_ms=round(1000 * f.hop_samples / f.sample_rate), clip_samples=f.clip_samples,
+        overlap_samples=f.window_samples - f.hop_samples,
         feature_count=f.n_frames * f.n_mfcc, input_size=ctx.facts.input_size, output_size=ctx.facts.output_size,
         engine=engine is not None, engine_prefix=src.ENGINE_PREFIX,
         memory=memory_rows(ctx, engine), golden_count=len(ctx.golden.clips), golden_source=ctx.golden.source,
         golden_clips=[(c.name, cfg.labels[c.label]) for c in ctx.golden.clips], tolerance=ctx.golden.tolerance,
         resolver_methods=ctx.facts.resolver_methods, tflm_arena_size=ctx.tflm_arena_size,
-        library_name=ARDUINO_LIBRARY, sketch_name=ARDUINO_SKETCH, classify_every_ms=CLASSIFY_EVERY_MS,
+        library_name=ARDUINO_LIBRARY, sketch_name=ARDUINO_SKETCH, stream=cfg.stream,
+        infer_every_ms=round(1000 * cfg.stream.infer_every_hops * f.hop_samples / f.sample_rate),
         cpu_flags=(), machine="", layout=[],
     )
 
@@ -74,6 +77,7 @@ def bundle_json(ctx: Context, engine, files: Files) -> bytes:
         "memory": {row[0]: row[1] for row in memory_rows(ctx, engine)},
         "golden": [{"name": c.name, "label": cfg.labels[c.label]} for c in ctx.golden.clips],
         "feature_tolerance": ctx.golden.tolerance,
+        "stream": dataclasses.asdict(cfg.stream),
         "files": sorted(files),
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
@@ -88,7 +92,10 @@ def _finish(ctx: Context, engine, files: Files, readme_ctx: dict) -> Files:
 LAYOUT_NATIVE = [
     ("model/", "the generated C engine (`tinykws_invoke`) and its kernel library `tkw_*`"),
     ("features/", "the MFCC front end (`tk_features_*`), tables rendered from the run"),
-    ("app/", "application: feature provider, classify, WAV reader, self-test, golden vectors, main"),
+    ("app/", "application: feature provider, classify, streaming detector, WAV reader, self-test, golden "
+             "vectors, main"),
+    ("recognizer/", "the streaming recognizer (`tk_recognizer_*`), its config rendered from the run's "
+                    "StreamConfig"),
     ("platform/", "startup, linker script, semihosting and instruction counter (or host stub)"),
     ("tflite/", "the same model as a C array + `model_settings.h`, for TensorFlow Lite Micro users"),
 ]
@@ -117,10 +124,12 @@ def native_files(ctx: Context) -> Files:
     files |= src.app_files("app")
     files |= src.model_glue_files(ctx.run, ctx.facts, "app", with_engine=True)
     files |= src.golden_files(ctx.run, ctx.golden, "app")
+    files |= recognizer_files(ctx.run.config, "recognizer")
     files |= src.platform_files(ctx.target, "platform")
     files |= src.tflite_files(ctx.run, ctx.facts, "tflite")
-    build = dict(_common_ctx(ctx, engine), sources=_c_sources(files, ("model", "features", "app", "platform")),
-                 include_dirs=["model", "features", "app", "platform"], layout=LAYOUT_NATIVE)
+    folders = ("model", "features", "app", "recognizer", "platform")
+    build = dict(_common_ctx(ctx, engine), sources=_c_sources(files, folders), include_dirs=list(folders),
+                 layout=LAYOUT_NATIVE)
     if ctx.target == "host":
         files["Makefile"] = render("targets/host/Makefile.j2", **build).encode()
     else:
@@ -136,7 +145,10 @@ def native_files(ctx: Context) -> Files:
 LAYOUT_TFLM = [
     ("main.cc", "TensorFlow Lite Micro glue: op resolver, arena, interpreter, `tk_model_invoke`"),
     ("features/", "the MFCC front end (`tk_features_*`), tables rendered from the run"),
-    ("app/", "application: feature provider, classify, WAV reader, self-test, golden vectors"),
+    ("app/", "application: feature provider, classify, streaming detector, WAV reader, self-test, golden "
+             "vectors"),
+    ("recognizer/", "the streaming recognizer (`tk_recognizer_*`), its config rendered from the run's "
+                    "StreamConfig"),
     ("tflite/", "the model as a C array (`g_tinykws_model_data`) + `model_settings.h`"),
     ("platform/", "host platform stub (no instruction counter)"),
 ]
@@ -148,10 +160,11 @@ def tflm_files(ctx: Context) -> Files:
     files |= src.app_files("app")
     files |= src.model_glue_files(ctx.run, ctx.facts, "app", with_engine=False)
     files |= src.golden_files(ctx.run, ctx.golden, "app")
+    files |= recognizer_files(ctx.run.config, "recognizer")
     files |= src.platform_files("host", "platform")
     files |= src.tflite_files(ctx.run, ctx.facts, "tflite")
-    build = dict(_common_ctx(ctx, None), sources=_c_sources(files, ("features", "app", "tflite")),
-                 include_dirs=["features", "app", "tflite", "platform"], layout=LAYOUT_TFLM,
+    build = dict(_common_ctx(ctx, None), sources=_c_sources(files, ("features", "app", "recognizer", "tflite")),
+                 include_dirs=["features", "app", "recognizer", "tflite", "platform"], layout=LAYOUT_TFLM,
                  tflm_arena_bytes=ctx.tflm_arena_bytes, arena_margin_percent=round(100 * TFLM_ARENA_MARGIN),
                  arena_slack=TFLM_ARENA_SLACK)
     files["main.cc"] = render("targets/tflm/main.cc.j2", **build).encode()
@@ -164,7 +177,7 @@ LAYOUT_ARDUINO = [
     (f"{ARDUINO_LIBRARY}.zip", "the same, zipped (Sketch > Include Library > Add .ZIP Library)"),
     ("Makefile", "`make`: compiles the library's src/ with arm-none-eabi-gcc -Werror (a check)"),
 ]
-ARDUINO_APP = ("tk_app.h", "tk_app.c", "tk_self_test.h", "tk_self_test.c")
+ARDUINO_APP = ("tk_app.h", "tk_app.c", "tk_detector.h", "tk_detector.c", "tk_self_test.h", "tk_self_test.c")
 
 
 def arduino_library(ctx: Context) -> tuple[Files, object]:
@@ -174,6 +187,7 @@ def arduino_library(ctx: Context) -> tuple[Files, object]:
     files |= src.app_files(f"{lib}/src", ARDUINO_APP)
     files |= src.model_glue_files(ctx.run, ctx.facts, f"{lib}/src", with_engine=True)
     files |= src.golden_files(ctx.run, ctx.golden, f"{lib}/src")
+    files |= recognizer_files(ctx.run.config, f"{lib}/src")  # flat: no name clashes with the rest
     build = _common_ctx(ctx, engine)
     files[f"{lib}/src/{lib}.h"] = render("targets/arduino/library.h.j2", **build).encode()
     files[f"{lib}/library.properties"] = render("targets/arduino/library.properties.j2", **build).encode()
