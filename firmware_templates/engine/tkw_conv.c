@@ -1,8 +1,11 @@
 /* CONV_2D and DEPTHWISE_CONV_2D, int8 per-channel; rounding as TFLite Micro's
  * reference_integer_ops::ConvPerChannel and DepthwiseConvPerChannel.
- * Window taps that fall into the padding are skipped, as in TFLite. */
-#include "tkw_kernels.h"
+ * Window taps that fall into the padding are skipped, as in TFLite.
+ * On cores with the DSP extension the optimized kernels of tkw_conv_dsp.c
+ * take the layers they handle (same results). */
+#include "tkw_dsp.h"
 #include "tkw_fixedpoint.h"
+#include "tkw_kernels.h"
 
 /* The taps of one output pixel's window that lie inside the input. */
 typedef struct {
@@ -96,6 +99,11 @@ static int32_t conv_point(const tkw_conv_params_t *p, const int8_t *input, const
 void tkw_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1)
 {
     int32_t oy, ox, oc;
+#if TKW_HAVE_DSP
+    if (tkw_dsp_conv2d_rows(p, input, output, y0, y1)) {
+        return;
+    }
+#endif
     for (oy = y0; oy < y1; ++oy) {
         int8_t *out_row = output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
@@ -128,6 +136,11 @@ void tkw_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, 
                                int32_t y0, int32_t y1)
 {
     int32_t oy, ox, ic, m;
+#if TKW_HAVE_DSP
+    if (tkw_dsp_depthwise_conv2d_rows(p, input, output, y0, y1)) {
+        return;
+    }
+#endif
     for (oy = y0; oy < y1; ++oy) {
         int8_t *out_row = output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {

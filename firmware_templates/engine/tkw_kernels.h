@@ -37,6 +37,13 @@ typedef struct {
     const int32_t *bias;        /* [out_c] or NULL */
     const int32_t *multiplier;  /* [out_c] per-channel requantization */
     const int32_t *shift;       /* [out_c] */
+    /* For the optimized kernels (tkw_conv_dsp.c), computed by the generator: */
+    const int32_t *folded_bias; /* [out_c] bias + input_offset * (sum of the channel's filter taps), or NULL */
+    int32_t fast_requant;       /* 1: every shift <= -1 and |accumulator| < 2^30 for all inputs, so
+                                 * the requantization may use SMMULR (same results) */
+    const int32_t *channel_blocks; /* depthwise, instead of folded_bias: per group of four channels the
+                                 * folded biases, then (multiplier, rounding, right shift) each */
+    int32_t *work;              /* transient work buffer of the optimized kernels, or NULL */
 } tkw_conv_params_t;
 
 /* FULLY_CONNECTED: output[b][o] from input[b][accum_depth], filter [out_depth][accum_depth]. */

@@ -1,8 +1,9 @@
 /* AVERAGE_POOL_2D, MAX_POOL_2D and MEAN over height and width, int8;
  * rounding as TFLite Micro's reference_integer_ops::AveragePool, MaxPool and
  * reference_ops::QuantizedMeanOrSum. */
-#include "tkw_kernels.h"
+#include "tkw_dsp.h"
 #include "tkw_fixedpoint.h"
+#include "tkw_kernels.h"
 
 typedef struct {
     int32_t y0, y1, x0, x1; /* window rows [y0, y1) and columns [x0, x1) inside the input */
@@ -89,11 +90,26 @@ static void mean_finish(const tkw_mean_params_t *p, const int32_t *sums, int8_t 
     }
 }
 
+static void add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums)
+{
+    int32_t x, c;
+#if TKW_HAVE_DSP
+    if (tkw_dsp_mean_add_row(p, row, sums)) {
+        return;
+    }
+#endif
+    for (x = 0; x < p->in_w; ++x) {
+        for (c = 0; c < p->channels; ++c) {
+            sums[c] += row[x * p->channels + c];
+        }
+    }
+}
+
 /* Adds input rows [y0, y1) to the running sums; the last row writes the means. */
 void tkw_mean_hw_rows(const tkw_mean_params_t *p, const int8_t *input, int8_t *output, int32_t *sums,
                       int32_t y0, int32_t y1)
 {
-    int32_t y, x, c;
+    int32_t y, c;
     for (y = y0; y < y1; ++y) {
         const int8_t *row = input + (y % p->in_rows) * p->in_w * p->channels;
         if (y == 0) {
@@ -101,11 +117,7 @@ void tkw_mean_hw_rows(const tkw_mean_params_t *p, const int8_t *input, int8_t *o
                 sums[c] = 0;
             }
         }
-        for (x = 0; x < p->in_w; ++x) {
-            for (c = 0; c < p->channels; ++c) {
-                sums[c] += row[x * p->channels + c];
-            }
-        }
+        add_row(p, row, sums);
         if (y == p->in_h - 1) {
             mean_finish(p, sums, output);
         }

@@ -2,13 +2,27 @@
  * tk_features.c: MFCC front end, float32, no allocation.
  * The specification is tinykws/features.py; tk_feature_tables.{h,c} hold
  * every constant, computed in Python from the run's configuration.
+ * The per-frame path calls no libm function but sqrtf (one instruction on
+ * cores with an FPU): the logarithm is computed from the float's exponent
+ * and a short series, and where the core has fused multiply-add (Cortex-M4F,
+ * M7, M33, M55) the products are accumulated with it. Defining
+ * TK_FEATURES_PORTABLE selects the previous arithmetic (logf, separate
+ * multiplies and adds), kept for comparison (tinykws.bench).
  */
 #include "tk_features.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #define TK_FFT_POINTS (TK_FEATURES_FFT_SIZE / 2) /* complex points of the half-length FFT */
+
+/* a * b + c: one fused multiply-add instruction where the FPU has it. */
+#if defined(__ARM_FEATURE_FMA) && !defined(TK_FEATURES_PORTABLE)
+#define TK_MUL_ADD(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define TK_MUL_ADD(a, b, c) ((a) * (b) + (c))
+#endif
 
 /* Window = the kept overlap followed by the new hop, times the Hann window
  * (which includes the 1/32768 PCM scale); zero padded to FFT_SIZE. */
@@ -26,16 +40,6 @@ static void window_frame(float *frame, const int16_t *overlap, const int16_t *ho
     }
 }
 
-/* Keep the newest OVERLAP samples of (overlap followed by hop). */
-static void keep_overlap(int16_t *overlap, const int16_t *hop)
-{
-    int n;
-    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
-        const int src = n + TK_FEATURES_HOP_SAMPLES; /* index into the concatenation */
-        overlap[n] = (src < TK_FEATURES_OVERLAP_SAMPLES) ? overlap[src] : hop[src - TK_FEATURES_OVERLAP_SAMPLES];
-    }
-}
-
 static void fft_bit_reverse(float *x)
 {
     int s;
@@ -48,6 +52,42 @@ static void fft_bit_reverse(float *x)
         x[i + 1] = x[j + 1];
         x[j] = re;
         x[j + 1] = im;
+    }
+}
+
+#if !defined(TK_FEATURES_PORTABLE)
+/* Natural logarithm of a positive normal float without libm: x = m 2^e with
+ * m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(t), t = (m - 1) / (m + 1),
+ * |t| < 0.172, by its odd series to t^9 (truncation below 2e-8); within a few
+ * float ulps of logf. */
+static float log_positive(float x)
+{
+    uint32_t bits;
+    int32_t e;
+    float m, t, t2;
+    memcpy(&bits, &x, sizeof bits);
+    e = (int32_t)((bits >> 23) & 0xFFu) - 127;
+    bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+    memcpy(&m, &bits, sizeof m);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    t = (m - 1.0f) / (m + 1.0f);
+    t2 = t * t;
+    return (float)e * 0.693147181f
+           + 2.0f * t * (1.0f + t2 * (1.0f / 3.0f + t2 * (1.0f / 5.0f + t2 * (1.0f / 7.0f + t2 * (1.0f / 9.0f)))));
+}
+
+#endif
+
+/* Keep the newest OVERLAP samples of (overlap followed by hop). */
+static void keep_overlap(int16_t *overlap, const int16_t *hop)
+{
+    int n;
+    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
+        const int src = n + TK_FEATURES_HOP_SAMPLES; /* index into the concatenation */
+        overlap[n] = (src < TK_FEATURES_OVERLAP_SAMPLES) ? overlap[src] : hop[src - TK_FEATURES_OVERLAP_SAMPLES];
     }
 }
 
@@ -74,12 +114,12 @@ static inline void fft_butterfly4(float *x, int h, const float *w)
     float *p1 = x + 2 * h;
     float *p2 = p1 + 2 * h;
     float *p3 = p2 + 2 * h;
-    const float t1r = w[0] * p2[0] - w[1] * p2[1];
-    const float t1i = w[0] * p2[1] + w[1] * p2[0];
-    const float t2r = w[2] * p1[0] - w[3] * p1[1];
-    const float t2i = w[2] * p1[1] + w[3] * p1[0];
-    const float t3r = w[4] * p3[0] - w[5] * p3[1];
-    const float t3i = w[4] * p3[1] + w[5] * p3[0];
+    const float t1r = TK_MUL_ADD(w[0], p2[0], -w[1] * p2[1]);
+    const float t1i = TK_MUL_ADD(w[0], p2[1], w[1] * p2[0]);
+    const float t2r = TK_MUL_ADD(w[2], p1[0], -w[3] * p1[1]);
+    const float t2i = TK_MUL_ADD(w[2], p1[1], w[3] * p1[0]);
+    const float t3r = TK_MUL_ADD(w[4], p3[0], -w[5] * p3[1]);
+    const float t3i = TK_MUL_ADD(w[4], p3[1], w[5] * p3[0]);
     const float s02r = x[0] + t2r;
     const float s02i = x[1] + t2i;
     const float d02r = x[0] - t2r;
@@ -182,9 +222,9 @@ static float real_bin_magnitude(const float *z, int k)
     odd_i = -0.5f * (zr - cr);
     wr = tk_twiddle[2 * k];
     wi = tk_twiddle[2 * k + 1];
-    xr = er + (wr * odd_r - wi * odd_i);
-    xi = ei + (wr * odd_i + wi * odd_r);
-    return sqrtf(xr * xr + xi * xi);
+    xr = er + TK_MUL_ADD(wr, odd_r, -wi * odd_i);
+    xi = ei + TK_MUL_ADD(wr, odd_i, wi * odd_r);
+    return sqrtf(TK_MUL_ADD(xr, xr, xi * xi));
 }
 
 static void magnitudes(const float *z, float *magnitude)
@@ -205,10 +245,14 @@ static void log_mel(const float *magnitude, float *out)
         float sum = 0.0f;
         int j;
         for (j = 0; j < length; ++j) {
-            sum += weight[j] * bin[j];
+            sum = TK_MUL_ADD(weight[j], bin[j], sum);
         }
         weight += length;
+#if defined(TK_FEATURES_PORTABLE)
         out[m] = logf(sum + TK_FEATURES_LOG_OFFSET);
+#else
+        out[m] = log_positive(sum + TK_FEATURES_LOG_OFFSET);
+#endif
     }
 }
 
@@ -220,7 +264,7 @@ static void dct(const float *log_mel_energy, float *mfcc)
         float sum = 0.0f;
         int m;
         for (m = 0; m < TK_FEATURES_N_MELS; ++m) {
-            sum += row[m] * log_mel_energy[m];
+            sum = TK_MUL_ADD(row[m], log_mel_energy[m], sum);
         }
         mfcc[c] = sum;
     }

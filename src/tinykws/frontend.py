@@ -4,7 +4,7 @@ The C code in ``firmware_templates/frontend/`` computes the MFCC of
 ``features.py`` in float32 (our own 512-point real FFT, sparse mel filters,
 DCT), then normalises and quantizes each frame to the model's int8 input
 exactly as ``features.normalise`` and ``features.quantize_input`` do. Every
-constant it needs (window, twiddles, bit-reversal swaps, mel runs, DCT,
+constant it needs (window, twiddles, bit-reversal swaps and permutation, mel runs, DCT,
 normalisation, input scale and zero point) is computed here from the run's
 ``FeatureConfig`` and rendered with Jinja2 into ``tk_feature_tables.{h,c}``.
 
@@ -87,6 +87,12 @@ def fft_swaps(n: int) -> tuple[int, ...]:
     return tuple(pairs)
 
 
+def bit_reversal(n: int) -> tuple[int, ...]:
+    """Position of point i after the bit-reversal permutation of n points."""
+    bits = n.bit_length() - 1
+    return tuple(int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(n))
+
+
 def twiddles(fft_size: int) -> np.ndarray:
     """exp(-2 pi i k / fft_size) for k < 3 fft_size / 4, interleaved (re, im).
 
@@ -161,6 +167,7 @@ def frontend_context(
         "window": [c_float(v) for v in window],
         "twiddles": [c_float(v) for v in twiddles(features.fft_size)],
         "swaps": list(fft_swaps(features.fft_size // 2)),
+        "bit_reversal": list(bit_reversal(features.fft_size // 2)),
         "mel_start": list(runs.start),
         "mel_length": list(runs.length),
         "mel_weights": [c_float(v) for v in runs.weights],

@@ -24,6 +24,7 @@ from tinykws.tflite_graph import parse_graph
 KERNEL_FILES: tuple[str, ...] = (
     "tkw_kernels.h", "tkw_fixedpoint.h", "tkw_conv.c", "tkw_fully_connected.c", "tkw_pool.c",
     "tkw_elementwise.c", "tkw_softmax.c", "tkw_pipeline.c",
+    "tkw_dsp.h", "tkw_conv_dsp.c", "tkw_pool_dsp.c",  # optimized back end, compiled in with __ARM_FEATURE_DSP
 )
 
 __all__ = ["GeneratedEngine", "KERNEL_FILES", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",

@@ -96,14 +96,14 @@ class CEngine:
     flattened int8 outputs, like the other engines of ``tinykws.runtimes``."""
 
     def __init__(self, model_bytes: bytes, workdir: Path | None = None, name: str = "c",
-                 prefix: str = "tinykws", source: str = "<model>", streaming: bool = True):
+                 prefix: str = "tinykws", source: str = "<model>", streaming: bool = True, opt: str = "-O2"):
         self.name = name
         self.engine = generate_engine(model_bytes, prefix=prefix, source=source, streaming=streaming)
         self._tmp = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tinykws-c-")
             workdir = Path(self._tmp.name)
-        self.library_path = build_shared_library(self.engine, Path(workdir))
+        self.library_path = build_shared_library(self.engine, Path(workdir), opt=opt)
         self._lib = ctypes.CDLL(str(self.library_path))
         self._invoke = getattr(self._lib, f"{prefix}_invoke")
         self._invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]

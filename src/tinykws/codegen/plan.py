@@ -2,7 +2,9 @@
 
 Buffers are planned, not tensors: a RESHAPE output shares its input's buffer,
 and a tensor streamed inside a row pipeline only needs its ring of rows.
-Lifetimes count schedule steps (a whole pipeline is one step).
+Lifetimes count schedule steps (a whole pipeline is one step). The work
+buffers of the optimized kernels live only during one kernel call, so the
+layers of a step share one, as large as the largest they need.
 The model input is read in place from the caller's input pointer and the
 model output is written straight into the caller's output pointer, so neither
 takes arena space. Every other buffer (and every kernel scratch buffer) lives
@@ -53,6 +55,9 @@ class MemoryPlan:
 
     def scratch_of_layer(self, layer_index: int) -> Buffer | None:
         return next((b for b in self.buffers if b.name == f"scratch{layer_index}"), None)
+
+    def work_of_step(self, step: int) -> Buffer | None:
+        return next((b for b in self.buffers if b.name == f"work{step}"), None)
 
     def naive_bytes(self) -> int:
         """Arena bytes if every arena buffer had its own memory (for comparison)."""
@@ -128,6 +133,11 @@ def plan_memory(model: LoweredModel, schedule: Schedule) -> MemoryPlan:
         if layer.scratch_bytes:
             step = schedule.step_of(layer.index)
             buffers.append(Buffer(f"scratch{layer.index}", (), layer.scratch_bytes, step, step, REGION_ARENA))
+    for i, step in enumerate(schedule.steps):
+        # the layers of a step run one call at a time: they share one work buffer
+        work = max(layer.work_bytes for layer in step.layers)
+        if work:
+            buffers.append(Buffer(f"work{i}", (), _align(work), i, i, REGION_ARENA))
     arena = [b for b in buffers if b.region == REGION_ARENA]
     placed = _place(arena) + [b for b in buffers if b.region != REGION_ARENA]
     arena_bytes = max((_align(b.offset + b.size) for b in placed if b.region == REGION_ARENA), default=0)

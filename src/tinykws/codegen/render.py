@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,8 @@ def _buffer_rows(plan: MemoryPlan, schedule: Schedule) -> list[dict]:
     rows = []
     for b in plan.buffers:
         where = f"arena[{b.offset}]" if b.region == REGION_ARENA else b.region
-        what = "tensors " + ", ".join(str(t) for t in b.tensors) if b.tensors else "scratch"
+        what = ("tensors " + ", ".join(str(t) for t in b.tensors) if b.tensors
+                else "work buffer of the optimized kernels" if b.name.startswith("work") else "scratch")
         ring = [schedule.ring_rows[t] for t in b.tensors if t in schedule.ring_rows]
         if ring:
             what += f" (ring of {ring[0]} rows)"
@@ -104,8 +106,23 @@ def _buffer_rows(plan: MemoryPlan, schedule: Schedule) -> list[dict]:
     return rows
 
 
+def _with_work_buffers(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str) -> tuple[Layer, ...]:
+    """Point each layer's ``work`` field at its step's work buffer in the arena."""
+    layers = []
+    for layer in model.layers:
+        work = plan.work_of_step(schedule.step_of(layer.index)) if layer.work_bytes else None
+        if work is not None:
+            assert work.offset % 4 == 0 and work.size >= layer.work_bytes
+            pointer = f"&{prefix}_arena[{work.offset // 4}]"
+            layer = dataclasses.replace(layer, fields=tuple((k, pointer if k == "work" else v)
+                                                            for k, v in layer.fields))
+        layers.append(layer)
+    return tuple(layers)
+
+
 def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str) -> dict:
     x, y = model.tensors[model.input], model.tensors[model.output]
+    calls = _calls(schedule, plan)
     return {
         "prefix": prefix, "macro": prefix.upper(), "guard": f"{prefix.upper()}_H",
         "version": __version__, "source_name": source_name,
@@ -114,7 +131,8 @@ def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: 
         "output_size": y.size, "output_scale": repr(float(np.float32(y.scale))), "output_zero_point": y.zero_point,
         "output_shape_text": "x".join(map(str, y.shape)),
         "arena_bytes": plan.arena_bytes, "arena_words": (plan.arena_bytes + 3) // 4,
-        "layers": model.layers, "calls": _calls(schedule, plan),
+        "layers": _with_work_buffers(model, schedule, plan, prefix), "calls": calls,
+        "calls_use_arena": any("arena[" in line for call in calls for line in call.lines),
         "buffers": _buffer_rows(plan, schedule),
         "weight_bytes": sum(a.nbytes for layer in model.layers for a in layer.arrays),
     }

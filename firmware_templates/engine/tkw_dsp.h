@@ -1,0 +1,34 @@
+/* Compile-time selection of the optimized kernel back ends (private to the
+ * kernel library). The portable kernels always exist; on a core with the Arm
+ * DSP extension (Cortex-M4, M7, M33, M55: SXTB16, SMLAD) the convolution
+ * and MEAN kernels first offer each call to the optimized ones, which decline the
+ * layers they do not handle. -DTKW_PORTABLE turns every back end off. */
+#ifndef TKW_DSP_H
+#define TKW_DSP_H
+
+#include "tkw_kernels.h"
+
+#if !defined(TKW_PORTABLE) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define TKW_HAVE_DSP 1
+#else
+#define TKW_HAVE_DSP 0
+#endif
+
+/* Helium (M-profile vector extension, integer): Cortex-M55, M85. Its kernels
+ * live beside the DSP ones and are offered each call first. */
+#if TKW_HAVE_DSP && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define TKW_HAVE_MVE 1
+#else
+#define TKW_HAVE_MVE 0
+#endif
+
+/* Each returns 1 when it computed rows [y0, y1), 0 when the layer is not one
+ * it handles (then the portable kernel runs). */
+int tkw_dsp_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
+int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output,
+                                  int32_t y0, int32_t y1);
+
+/* Adds one input row of a MEAN over height and width to the int32 sums. */
+int tkw_dsp_mean_add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums);
+
+#endif /* TKW_DSP_H */

@@ -1,0 +1,396 @@
+"""The benchmark suite: every figure beside its baseline, measured in the same run.
+
+    python -m tinykws.bench --out bench [--quick]      (or `make bench`)
+
+writes ``bench/results.md`` and ``bench/results.json``:
+
+- instructions per inference on a Cortex-M4 (QEMU mps2-an386, ``-icount
+  shift=0``, after one warm-up; the slowest of the timed runs) for DS-CNN
+  S/M/L, portable kernels vs the optimized (DSP) kernels, each checked
+  bit-exact against TFLite Micro, and S vs TFLite Micro's published figures
+  (docs: reference.md); S also on a Cortex-M55 (QEMU mps3-an547);
+- instructions per 20 ms feature frame of the C front end, portable vs
+  optimized arithmetic, on both cores;
+- host latency per inference: our engine compiled for the host (-O2 and -O3)
+  vs LiteRT (XNNPACK, one thread) vs the TFLite Micro runtime (median of
+  repeats);
+- arena and flash bytes vs the TFLite Micro runtime's arena and the .tflite;
+- MFCC throughput (numpy vs tf.signal) and training throughput in Python.
+
+The models are untrained presets with random BatchNorm statistics, so the
+suite needs no data. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+#: Published TFLite Micro figures for DS-CNN-S on the same emulated core (reference.md).
+TFLM_REFERENCE_INSTRUCTIONS = 43_037_560
+TFLM_CMSIS_NN_INSTRUCTIONS = 7_699_200
+PLATFORM_TITLES = {"cortex-m4": "Cortex-M4 (QEMU mps2-an386)", "cortex-m55": "Cortex-M55 (QEMU mps3-an547)"}
+
+
+@dataclass
+class Row:
+    """One figure beside its baseline: ratio = baseline / ours (> 1: ours is better)
+    for costs, or ours / baseline for throughputs (``higher_is_better``)."""
+
+    section: str
+    figure: str
+    ours: float
+    baseline: float | None
+    baseline_name: str
+    unit: str
+    higher_is_better: bool = False
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.baseline or not self.ours:
+            return None
+        return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
+
+
+@dataclass
+class BenchOptions:
+    out: Path
+    presets: tuple[str, ...] = ("ds-cnn-s", "ds-cnn-m", "ds-cnn-l")
+    repeats: int = 5
+    host_inputs: int = 200
+    device_inputs: int = 3
+    verify_inputs: int = 50
+    training_clips: int = 2000
+    mfcc_clips: int = 200
+    host_inputs_per_preset: dict = field(default_factory=lambda: {"ds-cnn-m": 50, "ds-cnn-l": 20})
+    sections: tuple[str, ...] = ("device", "frontend", "host", "memory", "python")
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    def add(self, *args, **kwargs) -> None:
+        self.rows.append(Row(*args, **kwargs))
+
+
+# --- models ----------------------------------------------------------------------------
+
+def randomize_batchnorm(model, seed: int = 0) -> None:
+    """Random BatchNorm statistics, so activations of an untrained model are not trivial."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n).astype(np.float32), rng.normal(0.0, 0.3, n).astype(np.float32),
+                               rng.normal(0.0, 0.3, n).astype(np.float32), rng.uniform(0.5, 2.0, n).astype(np.float32)])
+
+
+def preset_keras_model(name: str, seed: int = 0):
+    import keras
+
+    from tinykws.config import FeatureConfig
+    from tinykws.model import PRESETS, build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(PRESETS[name], FeatureConfig(), 12)
+    randomize_batchnorm(model, seed)
+    return model
+
+
+def preset_int8_model(name: str, seed: int = 0) -> bytes:
+    """An untrained preset, full-int8 quantized on random representative inputs."""
+    from tinykws.quantize import convert_int8
+
+    model = preset_keras_model(name, seed)
+    representative = np.random.default_rng(seed).normal(0.0, 1.0, (32, 49, 10, 1)).astype(np.float32)
+    return convert_int8(model, representative)
+
+
+# --- measurements ------------------------------------------------------------------------
+
+def _device_counts(model: bytes, platform: str, work: Path, n_inputs: int) -> tuple[dict[str, int], str]:
+    """Instructions per inference (slowest timed run) of both kernel variants, and bit-exactness."""
+    from tinykws.codegen import generate_engine
+    from tinykws.codegen.device import build_device_program, run_device_program
+    from tinykws.codegen.verify import compare_outputs, random_inputs
+    from tinykws.runtimes import TFLMEngine
+
+    engine = generate_engine(model)
+    x = random_inputs(max(n_inputs, 1), engine.model.tensors[engine.model.input].size, seed=1)
+    reference = TFLMEngine(model).run(x)
+    counts, exact = {}, []
+    for kernels in ("portable", "optimized"):
+        elf = build_device_program(engine, work / f"{platform}-{kernels}", platform=platform, kernels=kernels)
+        run = run_device_program(elf, engine, x, platform=platform)
+        report = compare_outputs(run.outputs, reference)
+        counts[kernels] = run.instructions_max
+        exact.append(f"{kernels} {report.n_identical}/{report.n_inputs}")
+    return counts, ", ".join(exact)
+
+
+def device_section(results: Results, models: dict[str, bytes], opts: BenchOptions, work: Path, step) -> None:
+    """Instructions per inference on the Cortex-M4 (and M55 for S), portable vs optimized kernels."""
+    from tinykws.qemu import toolchain_available
+
+    available, why_not = toolchain_available("cortex-m4")
+    if not available:
+        results.facts["device_skipped"] = why_not
+        return
+    section = f"{PLATFORM_TITLES['cortex-m4']}, instructions per inference"
+    for name, model in models.items():
+        counts, exact = _device_counts(model, "cortex-m4", work / name, opts.device_inputs)
+        step()
+        step()
+        note = f"bit-exact with TFLite Micro: {exact}"
+        results.add(section, f"{name} optimized kernels (DSP)", counts["optimized"], counts["portable"],
+                    "our portable kernels", "instructions", note=note)
+        if name == "ds-cnn-s":
+            for label, value in (("TFLite Micro reference kernels", TFLM_REFERENCE_INSTRUCTIONS),
+                                 ("TFLite Micro + CMSIS-NN", TFLM_CMSIS_NN_INSTRUCTIONS)):
+                results.add(section, f"{name} optimized kernels (DSP)", counts["optimized"], value,
+                            f"{label} (published, reference.md)", "instructions")
+    if "ds-cnn-s" in models and toolchain_available("cortex-m55")[0]:
+        counts, exact = _device_counts(models["ds-cnn-s"], "cortex-m55", work / "m55", opts.device_inputs)
+        results.add(f"{PLATFORM_TITLES['cortex-m55']}, instructions per inference",
+                    "ds-cnn-s optimized kernels (DSP, Helium for 1x1 convolutions)", counts["optimized"],
+                    counts["portable"], "our portable kernels", "instructions",
+                    note=f"bit-exact with TFLite Micro: {exact}")
+        step()
+
+
+def frontend_section(results: Results, work: Path, step) -> None:
+    """Instructions per 20 ms frame of the C front end (stream mode), portable vs optimized arithmetic."""
+    from tinykws.config import FeatureConfig, Normalisation
+    from tinykws.frontend import frontend_dir, render_frontend
+    from tinykws.qemu import build_elf, run_firmware, toolchain_available
+
+    features = FeatureConfig()
+    norm = Normalisation(mean=(0.0,) * features.n_mfcc, std=(1.0,) * features.n_mfcc)
+    src = work / "frontend"
+    render_frontend(src, features, norm, 0.05, 0)
+    sources = [*sorted(src.glob("*.c")), frontend_dir() / "tools" / "tk_features_cli.c"]
+    pcm = (np.random.default_rng(0).normal(0, 3000, features.clip_samples)).astype(np.int16)
+    pcm.tofile(work / "pcm.raw")
+    for platform in PLATFORM_TITLES:
+        if not toolchain_available(platform)[0]:
+            continue
+        counts = {}
+        for variant, flags in (("portable", ("-DTK_FEATURES_PORTABLE",)), ("optimized", ())):
+            elf = build_elf(sources, work / f"frontend-{platform}-{variant}.elf", include_dirs=[src],
+                            platform=platform, extra_flags=flags)
+            result = run_firmware(elf, ["stream", work / "pcm.raw", work / "features.out"], platform=platform,
+                                  timeout=300)
+            counts[variant] = result.metrics().get("instructions_per_frame", 0)
+        results.add(f"{PLATFORM_TITLES[platform]}, instructions per 20 ms feature frame",
+                    "C front end: libm-free log, fused multiply-add", counts["optimized"], counts["portable"],
+                    "portable arithmetic (logf, separate multiply and add)", "instructions")
+    step()
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def host_section(results: Results, models: dict[str, bytes], opts: BenchOptions, work: Path, step) -> None:
+    """Latency per inference on this machine, timed side by side (median of repeats)."""
+    from tinykws.codegen.host import CEngine
+    from tinykws.codegen.verify import random_inputs
+    from tinykws.runtimes import LiteRTEngine, TFLMEngine
+
+    for name, model in models.items():
+        engines = {"c": CEngine(model, work / f"host-{name}"),
+                   "c-O3": CEngine(model, work / f"host-{name}-O3", opt="-O3"),
+                   "litert": LiteRTEngine(model, reference=False, threads=1), "tflm": TFLMEngine(model)}
+        n = opts.host_inputs_per_preset.get(name, opts.host_inputs)
+        x = random_inputs(n, engines["c"].input_size, seed=2)
+        per = {k: _median_seconds(lambda e=e: e.run(x), opts.repeats) / len(x) * 1e6 for k, e in engines.items()}
+        for ours, label in (("c", "gcc -O2"), ("c-O3", "gcc -O3")):
+            for key, baseline in (("litert", "LiteRT (XNNPACK, 1 thread)"), ("tflm", "TFLite Micro runtime")):
+                results.add("Host latency per inference (median)", f"{name} C engine ({label}, portable kernels)",
+                            per[ours], per[key], baseline, "µs")
+        step()
+
+
+def memory_section(results: Results, models: dict[str, bytes], work: Path, step) -> None:
+    from tinykws.codegen import generate_engine
+    from tinykws.codegen.host import cortex_m4_flash_bytes
+    from tinykws.runtimes import tflm_arena_bytes
+
+    for name, model in models.items():
+        engine = generate_engine(model)
+        results.add("Memory", f"{name} arena", engine.arena_bytes, tflm_arena_bytes(model),
+                    "TFLite Micro runtime arena", "bytes")
+        try:
+            flash = cortex_m4_flash_bytes(engine, work / f"flash-{name}")
+            results.add("Memory", f"{name} engine flash (Cortex-M4, -Os, code + constants)", flash, len(model),
+                        "the .tflite alone (TFLite Micro also needs its ~47-93 KB runtime)", "bytes")
+        except Exception as exc:  # the cross compiler is optional
+            results.facts[f"{name}_flash_skipped"] = str(exc)[:200]
+        step()
+
+
+def tf_signal_mfcc(audio: np.ndarray, cfg) -> np.ndarray:
+    """The MFCC of the MLPerf Tiny reference pipeline, with tf.signal."""
+    import tensorflow as tf
+
+    stft = tf.signal.stft(audio.astype(np.float32), cfg.window_samples, cfg.hop_samples, fft_length=cfg.fft_size)
+    mel_w = tf.signal.linear_to_mel_weight_matrix(cfg.n_mels, cfg.n_bins, cfg.sample_rate, cfg.fmin_hz, cfg.fmax_hz)
+    log_mel = tf.math.log(tf.tensordot(tf.abs(stft), mel_w, 1) + cfg.log_offset)
+    return tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : cfg.n_mfcc].numpy()
+
+
+def python_section(results: Results, opts: BenchOptions, step) -> None:
+    """MFCC throughput (numpy vs tf.signal) and training throughput, clips per second."""
+    from tinykws.config import FeatureConfig, RunConfig
+    from tinykws.features import mfcc
+    from tinykws.train import compile_model
+
+    cfg = FeatureConfig()
+    audio = np.random.default_rng(3).normal(0, 0.1, (opts.mfcc_clips, cfg.clip_samples)).astype(np.float32)
+    t_np = _median_seconds(lambda: mfcc(audio, cfg), max(1, opts.repeats // 2))
+    t_tf = _median_seconds(lambda: tf_signal_mfcc(audio, cfg), max(1, opts.repeats // 2))
+    results.add("Python throughput", "MFCC, numpy (tinykws.features.mfcc)", len(audio) / t_np, len(audio) / t_tf,
+                "tf.signal", "clips/s", higher_is_better=True)
+    step()
+    model = preset_keras_model("ds-cnn-s")
+    compile_model(model, RunConfig())
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, (opts.training_clips, 49, 10, 1)).astype(np.float32)
+    y = np.eye(12, dtype=np.float32)[rng.integers(0, 12, opts.training_clips)]
+    model.fit(x[:200], y[:200], batch_size=100, epochs=1, verbose=0)  # build and trace
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=100, epochs=1, verbose=0)
+    clips_per_s = len(x) / (time.perf_counter() - start)
+    results.add("Python throughput", "training DS-CNN-S (Keras fit, batch 100, features precomputed)", clips_per_s,
+                None, "", "clips/s", higher_is_better=True)
+    step()
+
+
+# --- report ------------------------------------------------------------------------------
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit in ("instructions", "bytes"):
+        return f"{int(round(value)):,}"
+    return f"{value:,.1f}"
+
+
+def render_markdown(results: Results, opts: BenchOptions) -> str:
+    lines = ["# tinykws benchmark", "",
+             f"Presets: {', '.join(opts.presets)} (untrained, random BatchNorm statistics, int8). "
+             "Ratios: how many times better ours is than the baseline (cost: baseline / ours; "
+             "throughput: ours / baseline).", ""]
+    section = None
+    for row in results.rows:
+        if row.section != section:
+            section = row.section
+            lines += ["", f"## {section}", "", "| figure | ours | baseline | baseline is | ratio | note |",
+                      "|---|---:|---:|---|---:|---|"]
+        ratio = "—" if row.ratio is None else f"{row.ratio:.2f}x" if row.ratio >= 0.1 else f"{row.ratio:.3g}x"
+        lines.append(f"| {row.figure} | {_fmt(row.ours, row.unit)} {row.unit} | {_fmt(row.baseline, row.unit)} | "
+                     f"{row.baseline_name} | {ratio} | {row.note} |")
+    lines += ["", "## Facts", ""] + [f"- {k}: {v}" for k, v in sorted(results.facts.items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: Results, opts: BenchOptions) -> tuple[Path, Path]:
+    opts.out.mkdir(parents=True, exist_ok=True)
+    md, js = opts.out / "results.md", opts.out / "results.json"
+    md.write_text(render_markdown(results, opts))
+    payload = {"rows": [dict(vars(r), ratio=r.ratio) for r in results.rows], "facts": results.facts,
+               "presets": list(opts.presets)}
+    js.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return md, js
+
+
+# --- driver ------------------------------------------------------------------------------
+
+def _total_steps(opts: BenchOptions) -> int:
+    n = len(opts.presets)
+    per = {"device": 2 * n + ("ds-cnn-s" in opts.presets), "frontend": 1, "host": n, "memory": n, "python": 2}
+    return n + sum(per[s] for s in opts.sections)
+
+
+def run_bench(opts: BenchOptions, models: dict[str, bytes] | None = None, progress=None) -> Results:
+    """Run the selected sections; ``models`` (name -> int8 .tflite) skips building the presets."""
+    results = Results()
+    results.facts.update({"python": sys.version.split()[0], "machine": platform.machine(),
+                          "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
+    step = progress or (lambda: None)
+    if models is None:
+        models = {}
+        for name in opts.presets:
+            models[name] = preset_int8_model(name)
+            step()
+    with tempfile.TemporaryDirectory(prefix="tinykws-bench-") as tmp:
+        work = Path(tmp)
+        if "device" in opts.sections:
+            device_section(results, models, opts, work, step)
+        if "frontend" in opts.sections:
+            frontend_section(results, work, step)
+        if "host" in opts.sections:
+            host_section(results, models, opts, work, step)
+        if "memory" in opts.sections:
+            memory_section(results, models, work, step)
+        if "python" in opts.sections:
+            python_section(results, opts, step)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> BenchOptions:
+    parser = argparse.ArgumentParser(prog="python -m tinykws.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="directory for results.md and results.json")
+    parser.add_argument("--quick", action="store_true", help="DS-CNN-S only, fewer repeats")
+    parser.add_argument("--presets", nargs="+", default=None, help="presets to measure (default: S, M, L)")
+    args = parser.parse_args(argv)
+    opts = BenchOptions(out=args.out)
+    if args.quick:
+        opts = BenchOptions(out=args.out, presets=("ds-cnn-s",), repeats=3, host_inputs=100, training_clips=600,
+                            mfcc_clips=100)
+    if args.presets:
+        opts.presets = tuple(args.presets)
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    opts = parse_args(argv)
+    console = Console(stderr=True)
+    with Progress(TextColumn("bench"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("bench", total=_total_steps(opts))
+        results = run_bench(opts, progress=lambda: progress.advance(task))
+    md, js = write_results(results, opts)
+    print(md.read_text())
+    print(f"wrote {md} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
