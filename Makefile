@@ -33,8 +33,8 @@ system-deps:
 	fi
 
 demo: setup
-	$(BIN)/tinykws data synth --out data/synth
-	$(BIN)/tinykws train-and-export --data-dir data/synth --preset ds-cnn-s --out $(RUN)
+	$(BIN)/tinykws data synth --out data/synth --per-word 200
+	$(BIN)/tinykws train-and-export --data-dir data/synth --preset ds-cnn-s --epochs 60 --out $(RUN)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -11,12 +11,12 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from tinykws.errors import ModelError
+from tinykws.tflite_graph import read_model_bytes  # noqa: F401 (part of this module's interface)
 
 
 class Engine(Protocol):
@@ -163,13 +163,3 @@ def tflm_arena_bytes(model: bytes) -> int:
     engine.run(np.zeros((1,) + engine.input.shape[1:], engine.input.dtype))
     return engine.arena_used_bytes()
 
-
-def read_model_bytes(path: Path) -> bytes:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such model file") from None
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelError(f"{path}: not a .tflite flatbuffer (missing 'TFL3' identifier; corrupt or wrong file)")
-    return data

@@ -228,8 +228,8 @@ def parse_graph(data: bytes, source: str = "<model>") -> Graph:
         raise ModelError(f"{source}: corrupt or truncated .tflite file ({type(exc).__name__}: {exc})") from None
 
 
-def read_graph(path: Path) -> Graph:
-    """Read a .tflite file into a Graph (errors name the file)."""
+def read_model_bytes(path: Path) -> bytes:
+    """The bytes of a .tflite file, checked for the flatbuffer identifier (errors name the file)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -237,4 +237,11 @@ def read_graph(path: Path) -> Graph:
         raise ModelError(f"{path}: no such model file") from None
     except IsADirectoryError:
         raise ModelError(f"{path}: is a directory, not a .tflite file") from None
-    return parse_graph(data, str(path))
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelError(f"{path}: not a .tflite flatbuffer (missing 'TFL3' identifier; corrupt or wrong file)")
+    return data
+
+
+def read_graph(path: Path) -> Graph:
+    """Read a .tflite file into a Graph (errors name the file)."""
+    return parse_graph(read_model_bytes(path), str(path))
