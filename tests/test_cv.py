@@ -43,3 +43,6 @@ def test_cv_cli_writes_mean_and_spread(tone_data, tmp_path):
     wav = next((tone_data / "yes").glob("*.wav"))
     predicted = CliRunner().invoke(app, ["predict", str(shipped), str(wav)])
     assert predicted.exit_code == 0 and wav.name in predicted.output
+    bundle = CliRunner().invoke(app, ["firmware", str(shipped), "--target", "host", "--out", str(tmp_path / "fw")])
+    assert bundle.exit_code == 0, bundle.output
+    assert (tmp_path / "fw" / "Makefile").exists()
