@@ -51,13 +51,14 @@ bench: setup
 
 # The shipped reference model: cross-validate the recipe, retrain on all speakers, export, ship.
 REF_NAME   ?= ds-cnn-s-kws12
-REF_RECIPE ?= models/$(REF_NAME)/recipe.json
+REF_RECIPE ?= models/recipes/$(REF_NAME).json
 reference-model: setup
 	$(BIN)/tinykws cv --data-dir $(DATA) --recipe $(REF_RECIPE) --out runs/$(REF_NAME)-cv
 	$(BIN)/tinykws train --data-dir $(DATA) --recipe $(REF_RECIPE) --out runs/$(REF_NAME)
 	$(BIN)/tinykws export runs/$(REF_NAME)
 	$(BIN)/tinykws check runs/$(REF_NAME) --data-dir $(DATA)
-	$(BIN)/tinykws ship runs/$(REF_NAME) --cv runs/$(REF_NAME)-cv --out models/$(REF_NAME)
+	$(BIN)/tinykws ship runs/$(REF_NAME) --cv runs/$(REF_NAME)-cv --out models/$(REF_NAME) \
+	    --notes models/recipes/$(REF_NAME).ablation.md
 
 clean:
 	rm -rf runs data/synth bench .pytest_cache

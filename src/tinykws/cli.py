@@ -329,12 +329,18 @@ def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the
          data_note: Annotated[str, typer.Option(help="data and licence paragraph of the model card")] = (
              "Trained on the 3,174 real clips of ../shared/data/speech_commands_v0.02_real, a subset of the test "
              "set of Speech Commands v0.02 (Pete Warden, arXiv:1804.03209), licensed CC BY 4.0; the model is "
-             "released under the same licence terms.")) -> None:
+             "released under the same licence terms."),
+         notes: Annotated[Optional[Path], typer.Option(help="markdown appended to the model card")] = None) -> None:
     """Copy an exported run into a model folder with a model card (cross-validated figures)."""
+    from tinykws.errors import InputError
     from tinykws.modelcard import ship as ship_model
     from tinykws.run import open_run
 
-    path = ship_model(open_run(run_dir), cv_dir, out, data_note)
+    try:
+        extra = notes.read_text() if notes else ""
+    except OSError as exc:
+        raise InputError(f"{notes}: cannot read the notes ({exc.strerror})") from None
+    path = ship_model(open_run(run_dir), cv_dir, out, data_note, extra)
     console.print(f"model folder: {path} (model card: {path / 'README.md'})")
 
 

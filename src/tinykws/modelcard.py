@@ -41,7 +41,8 @@ def _pct(stats: dict) -> str:
     return f"{100 * stats['mean']:.2f}% ± {100 * stats['std']:.2f} (min {100 * stats['min']:.2f}, max {100 * stats['max']:.2f})"
 
 
-def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, data_note: str) -> str:
+def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, data_note: str,
+               notes: str = "") -> str:
     manifest = json.loads(run.manifest.read_text())
     labels = run.config.labels
     recall = {label: np.mean([f["recall"][label] for f in cv["folds"]]) for label in labels}
@@ -75,17 +76,17 @@ def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, data
         f"label smoothing {tc.label_smoothing}. Full settings: `config.json`.", "",
         "Reproduce: `make reference-model DATA=../shared/data/speech_commands_v0.02_real`.", "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + ("\n" + notes.strip() + "\n" if notes.strip() else "")
 
 
-def ship(run: Run, cv_dir: Path, out: Path, data_note: str) -> Path:
+def ship(run: Run, cv_dir: Path, out: Path, data_note: str, notes: str = "") -> Path:
     from tinykws.report import plot_confusion
 
     for name in ("config.json", "int8.tflite", "manifest.json"):
         if not (run.path / name).exists():
             raise InputError(f"{run.path / name}: missing; export the run first")
     cv, confusion = load_cv(cv_dir)
-    card = model_card(run, cv, confusion, Path(out).name, data_note)
+    card = model_card(run, cv, confusion, Path(out).name, data_note, notes)
     with atomic_dir(Path(out)) as tmp:
         for name in SHIPPED:
             if (run.path / name).exists():
