@@ -92,6 +92,8 @@ def ship(run: Run, cv_dir: Path, out: Path, data_note: str, notes: str = "") -> 
             if (run.path / name).exists():
                 shutil.copy2(run.path / name, tmp / name)
         shutil.copytree(run.c_dir, tmp / "c")
+        if (run.path / "stream" / "tradeoff.png").exists():
+            shutil.copy2(run.path / "stream" / "tradeoff.png", tmp / "stream_tradeoff.png")
         shutil.copy2(Path(cv_dir) / "cv.json", tmp / "cv.json")
         (tmp / "README.md").write_text(card)
         if confusion is not None:
