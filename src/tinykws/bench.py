@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import platform as host_platform
 import statistics
 import sys
 import tempfile
@@ -337,7 +337,7 @@ def _total_steps(opts: BenchOptions) -> int:
 def run_bench(opts: BenchOptions, models: dict[str, bytes] | None = None, progress=None) -> Results:
     """Run the selected sections; ``models`` (name -> int8 .tflite) skips building the presets."""
     results = Results()
-    results.facts.update({"python": sys.version.split()[0], "machine": platform.machine(),
+    results.facts.update({"python": sys.version.split()[0], "machine": host_platform.machine(),
                           "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
     step = progress or (lambda: None)
     if models is None:

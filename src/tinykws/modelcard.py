@@ -63,7 +63,7 @@ def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, data
         *[f"| {label} | {100 * r:.1f}% |" for label, r in recall.items()], "",
         "Confusion matrix (int8, summed over folds): `confusion_cv_int8.png`." if confusion is not None else "", "",
         "## Model", "",
-        f"| params | MACs | int8 .tflite | TFLite Micro arena |", "|---|---|---|---|",
+        "| params | MACs | int8 .tflite | TFLite Micro arena |", "|---|---|---|---|",
         f"| {manifest['params']:,} | {manifest['macs']:,} | {manifest['artifacts']['int8.tflite']['bytes']:,} B | "
         f"{manifest['tflm_arena_bytes']:,} B |", "",
         f"Operators: {', '.join(o['op'] for o in manifest['ops'])}.", "",

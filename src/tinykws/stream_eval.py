@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from tinykws.config import SILENCE, UNKNOWN, RunConfig, StreamConfig, save_config
+from tinykws.config import SILENCE, UNKNOWN, RunConfig, save_config
 from tinykws.data.noise import NOISE_KINDS, make_noise
 from tinykws.errors import DataError, InputError
 from tinykws.fsutil import atomic_write_bytes, atomic_write_text
