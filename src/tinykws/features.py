@@ -90,6 +90,11 @@ def normalise(features: np.ndarray, norm: Normalisation | None) -> np.ndarray:
     return ((np.asarray(features, np.float32) - mean) / std).astype(np.float32)
 
 
+def model_input(audio: np.ndarray, cfg: FeatureConfig, norm: Normalisation | None) -> np.ndarray:
+    """The float model input (B, frames, mfcc, 1): MFCC of each clip, then the run's normalisation."""
+    return normalise(mfcc(audio, cfg), norm)[..., None]
+
+
 def quantize_input(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """Float features to int8 model input: round to nearest (half away from zero), clamp."""
     q = np.asarray(features, np.float64) / scale

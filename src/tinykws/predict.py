@@ -9,7 +9,7 @@ import numpy as np
 
 from tinykws.audio import load_clip
 from tinykws.errors import InputError
-from tinykws.features import mfcc, normalise, quantize_input
+from tinykws.features import model_input, quantize_input
 from tinykws.run import Run, open_run
 
 
@@ -18,11 +18,6 @@ class Prediction:
     path: Path
     label: str
     top3: tuple[tuple[str, float], ...]
-
-
-def model_input(audio: np.ndarray, run: Run) -> np.ndarray:
-    """Float model input (B, frames, mfcc, 1): MFCC, then the run's normalisation."""
-    return normalise(mfcc(audio, run.config.features), run.config.normalisation)[..., None]
 
 
 def float_scores(run: Run, x: np.ndarray) -> np.ndarray:
@@ -53,7 +48,7 @@ def predict_files(run_dir: Path, wavs: list[Path], engine: str = "auto") -> list
         raise InputError(f"unknown engine {engine!r}: use int8 or float")
     audio = np.stack([load_clip(w, run.config.features.sample_rate, run.config.features.clip_samples)
                       for w in wavs])
-    x = model_input(audio, run)
+    x = model_input(audio, run.config.features, run.config.normalisation)
     scores = int8_scores(run, x) if engine == "int8" else float_scores(run, x)
     labels = run.config.labels
     out = []

@@ -18,7 +18,7 @@ from tinykws.config import RunConfig
 from tinykws.data.loading import load_clips
 from tinykws.data.speech_commands import TRAIN, Dataset
 from tinykws.errors import ModelError, TinyKWSError
-from tinykws.features import mfcc, normalise
+from tinykws.features import model_input
 
 INT8_TENSOR_TYPES = ("INT8", "INT32")
 
@@ -49,7 +49,7 @@ def stratified_train_clips(dataset: Dataset, n: int, seed: int):
 def representative_features(dataset: Dataset, cfg: RunConfig) -> np.ndarray:
     clips = stratified_train_clips(dataset, cfg.quant.representative_clips, cfg.train.seed)
     loaded = load_clips(clips, cfg.features)
-    return normalise(mfcc(loaded.audio, cfg.features), cfg.normalisation)[..., None].astype(np.float32)
+    return model_input(loaded.audio, cfg.features, cfg.normalisation)
 
 
 def _tensorflow():

@@ -20,7 +20,7 @@ from tinykws.data.loading import LoadedClips, load_clips, load_noise
 from tinykws.data.speech_commands import TRAIN, VALIDATION, Dataset, discover
 from tinykws.errors import DataError
 from tinykws.data.augment import augment_audio, mixup, noise_crop, spec_augment
-from tinykws.features import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, normalise
+from tinykws.features import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, model_input, normalise
 from tinykws.fsutil import atomic_write_text
 
 
@@ -89,11 +89,6 @@ def _silence_clip(noise: list[np.ndarray], fc: FeatureConfig, rng: np.random.Gen
     if not noise:
         return np.zeros(fc.clip_samples, np.float32)
     return rng.uniform(0.0, 1.0) * noise_crop(noise, fc.clip_samples, rng)
-
-
-def features_of(audio: np.ndarray, cfg: RunConfig) -> np.ndarray:
-    """Normalised model input (B, frames, mfcc, 1) from waveforms."""
-    return normalise(mfcc(audio, cfg.features), cfg.normalisation)[..., None]
 
 
 def augmented_features(audio: np.ndarray, data: "TrainingData", cfg: RunConfig,
@@ -171,7 +166,7 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
     tc = cfg.train
     spec = (tf.TensorSpec((None, cfg.features.n_frames, cfg.features.n_mfcc, 1), tf.float32),
             tf.TensorSpec((None, len(cfg.labels)), tf.float32))
-    x_val = features_of(data.val.audio, cfg) if len(data.val.clips) else None
+    x_val = model_input(data.val.audio, cfg.features, cfg.normalisation) if len(data.val.clips) else None
     history: list[dict] = []
     best = (-1.0, 0)
     best_weights = model.get_weights()

@@ -17,7 +17,7 @@ import numpy as np
 from tinykws.data.loading import load_clips
 from tinykws.data.speech_commands import VALIDATION, discover
 from tinykws.errors import CheckFailed, DataError, InputError, ModelError
-from tinykws.features import mfcc, normalise, quantize_input
+from tinykws.features import model_input, quantize_input
 from tinykws.fsutil import atomic_write_text
 from tinykws.metrics import confusion, identical_rows, lsb_histogram, per_class, score_errors
 from tinykws.run import Run
@@ -109,7 +109,7 @@ def run_engines(run: Run, data: EvalSet, engines: tuple[str, ...]) -> dict[str, 
     from tinykws.predict import float_scores
     from tinykws.runtimes import LiteRTEngine, read_model_bytes
 
-    x = normalise(mfcc(data.audio, run.config.features), run.config.normalisation)[..., None]
+    x = model_input(data.audio, run.config.features, run.config.normalisation)
     results: dict[str, dict] = {}
     int8_model = read_model_bytes(run.int8_tflite) if INT8_ENGINES & set(engines) else None
     qp = LiteRTEngine(int8_model, source=str(run.int8_tflite)) if int8_model else None
