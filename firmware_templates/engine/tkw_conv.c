@@ -43,19 +43,6 @@ static taps_t window_taps(const tkw_conv_params_t *p, int32_t oy, int32_t ox)
     return t;
 }
 
-/* Start of input row y in a buffer holding p->in_rows rows (a ring when fewer than in_h). */
-static const int8_t *input_row(const tkw_conv_params_t *p, const int8_t *input, int32_t y)
-{
-    const int32_t slot = y < p->in_rows ? y : y % p->in_rows;
-    return input + slot * p->in_w * p->in_c;
-}
-
-static int8_t *output_row(const tkw_conv_params_t *p, int8_t *output, int32_t y)
-{
-    const int32_t slot = y < p->out_rows ? y : y % p->out_rows;
-    return output + slot * p->out_w * p->out_c;
-}
-
 static int8_t requantize(const tkw_conv_params_t *p, int32_t acc, int32_t oc)
 {
     if (p->bias != NULL) {
@@ -80,7 +67,7 @@ static int32_t conv_point(const tkw_conv_params_t *p, const int8_t *input, const
     int32_t acc = 0;
     int32_t fy, fx;
     for (fy = t->fy0; fy < t->fy1; ++fy) {
-        const int8_t *row = input_row(p, input, t->in_y0 + p->dilation_h * fy);
+        const int8_t *row = tkw_conv_input_row(p, input, t->in_y0 + p->dilation_h * fy);
         const int8_t *w = p->filter + (oc * p->filter_h + fy) * p->filter_w * p->in_c;
         if (p->dilation_w == 1) {
             /* the valid taps of this filter row are contiguous in input and filter */
@@ -105,7 +92,7 @@ void tkw_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *ou
     }
 #endif
     for (oy = y0; oy < y1; ++oy) {
-        int8_t *out_row = output_row(p, output, oy);
+        int8_t *out_row = tkw_conv_output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
             const taps_t t = window_taps(p, oy, ox);
             int8_t *out_px = out_row + ox * p->out_c;
@@ -122,7 +109,7 @@ static int32_t depthwise_point(const tkw_conv_params_t *p, const int8_t *input, 
     int32_t acc = 0;
     int32_t fy, fx;
     for (fy = t->fy0; fy < t->fy1; ++fy) {
-        const int8_t *row = input_row(p, input, t->in_y0 + p->dilation_h * fy);
+        const int8_t *row = tkw_conv_input_row(p, input, t->in_y0 + p->dilation_h * fy);
         const int8_t *w = p->filter + fy * p->filter_w * p->out_c + oc;
         for (fx = t->fx0; fx < t->fx1; ++fx) {
             const int32_t in_val = row[(t->in_x0 + p->dilation_w * fx) * p->in_c + ic];
@@ -142,7 +129,7 @@ void tkw_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, 
     }
 #endif
     for (oy = y0; oy < y1; ++oy) {
-        int8_t *out_row = output_row(p, output, oy);
+        int8_t *out_row = tkw_conv_output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
             const taps_t t = window_taps(p, oy, ox);
             int8_t *out_px = out_row + ox * p->out_c;

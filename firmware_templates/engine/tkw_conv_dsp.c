@@ -87,18 +87,6 @@ static inline channel_t channel(const tkw_conv_params_t *p, int32_t oc)
     return c;
 }
 
-static const int8_t *input_row(const tkw_conv_params_t *p, const int8_t *input, int32_t y)
-{
-    const int32_t slot = y < p->in_rows ? y : y % p->in_rows;
-    return input + slot * p->in_w * p->in_c;
-}
-
-static int8_t *output_row(const tkw_conv_params_t *p, int8_t *output, int32_t y)
-{
-    const int32_t slot = y < p->out_rows ? y : y % p->out_rows;
-    return output + slot * p->out_w * p->out_c;
-}
-
 /* --- CONV_2D as a matrix product: [out_c][k] filter times k-value columns --- */
 
 /* Columns are packed for up to COLUMNS pixels: group g of four values v0..v3
@@ -617,8 +605,8 @@ static void pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8
     const int32_t k = p->in_c;
     int32_t y, x, j, n;
     for (y = y0; y < y1; ++y) {
-        const int8_t *in_row = input_row(p, input, y);
-        int8_t *out_row = output_row(p, output, y);
+        const int8_t *in_row = tkw_conv_input_row(p, input, y);
+        int8_t *out_row = tkw_conv_output_row(p, output, y);
         for (x = 0; x < p->out_w; x += n) {
             n = p->out_w - x < COLUMNS ? p->out_w - x : COLUMNS;
             for (j = 0; j < n; ++j) {
@@ -696,7 +684,7 @@ static void im2col(const tkw_conv_params_t *p, const int8_t *input, int32_t oy, 
         if (y < 0 || y >= p->in_h) {
             fill(col, span, (int8_t)(-p->input_offset));
         } else {
-            im2col_span(p, input_row(p, input, y), x_start, col);
+            im2col_span(p, tkw_conv_input_row(p, input, y), x_start, col);
         }
     }
 }
@@ -719,9 +707,9 @@ static void pack_window_rows(const tkw_conv_params_t *p, const int8_t *input, in
         if (y < 0 || y >= p->in_h) {
             fill(col, span, (int8_t)(-p->input_offset));
         } else if (inside_x) {
-            src = input_row(p, input, y) + x_start * p->in_c;
+            src = tkw_conv_input_row(p, input, y) + x_start * p->in_c;
         } else {
-            im2col_span(p, input_row(p, input, y), x_start, col);
+            im2col_span(p, tkw_conv_input_row(p, input, y), x_start, col);
         }
         for (g = 0; g < groups; ++g, dst += 2 * COLUMNS) {
             const int32_t v = load32(src + 4 * g);
@@ -738,7 +726,7 @@ static void im2col_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t 
     int8_t *col = (int8_t *)(p->work + COLUMNS * ((k >> 2) * 2 + (k & 3)));
     int32_t y, x, j, n;
     for (y = y0; y < y1; ++y) {
-        int8_t *out_row = output_row(p, output, y);
+        int8_t *out_row = tkw_conv_output_row(p, output, y);
         for (x = 0; x < p->out_w; x += n) {
             n = p->out_w - x < COLUMNS ? p->out_w - x : COLUMNS;
             for (j = 0; j < n; ++j) {
@@ -842,8 +830,8 @@ static void mve_pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, 
     const output_t o = output_of(p);
     int32_t y, x, j, oc;
     for (y = y0; y < y1; ++y) {
-        const int8_t *in_row = input_row(p, input, y);
-        int8_t *out_row = output_row(p, output, y);
+        const int8_t *in_row = tkw_conv_input_row(p, input, y);
+        int8_t *out_row = tkw_conv_output_row(p, output, y);
         for (x = 0; x < p->out_w; x += 5) {
             const int32_t n = p->out_w - x < 5 ? p->out_w - x : 5;
             const int8_t *pixels[5];
@@ -1273,10 +1261,10 @@ int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *inpu
     fill_words(p->work, p->in_c / 4, (int8_t)(-p->input_offset));
     for (y = y0; y < y1; ++y) {
         const int32_t x_first = -p->pad_left;
-        int8_t *out_row = output_row(p, output, y);
+        int8_t *out_row = tkw_conv_output_row(p, output, y);
         for (fy = 0; fy < p->filter_h; ++fy) {
             const int32_t in_y = y * p->stride_h - p->pad_top + fy * p->dilation_h;
-            rows[fy] = in_y < 0 || in_y >= p->in_h ? NULL : input_row(p, input, in_y);
+            rows[fy] = in_y < 0 || in_y >= p->in_h ? NULL : tkw_conv_input_row(p, input, in_y);
         }
         unpack_pad_columns(p, zero_row, x_first, input_columns(p), cols);
         for (c = 0; c < p->in_c; c += 4) {

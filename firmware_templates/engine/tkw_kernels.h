@@ -144,6 +144,21 @@ void tkw_softmax(const tkw_softmax_params_t *p, const int8_t *input, int8_t *out
 void tkw_pad(const tkw_pad_params_t *p, const int8_t *input, int8_t *output);
 void tkw_copy(const int8_t *input, int8_t *output, int32_t size);
 
+/* Start of input row y of a convolution, in a buffer holding p->in_rows rows
+ * (a ring when fewer than in_h); shared by the portable and the DSP kernels. */
+static inline const int8_t *tkw_conv_input_row(const tkw_conv_params_t *p, const int8_t *input, int32_t y)
+{
+    const int32_t slot = y < p->in_rows ? y : y % p->in_rows;
+    return input + slot * p->in_w * p->in_c;
+}
+
+/* Start of output row y, in a buffer holding p->out_rows rows. */
+static inline int8_t *tkw_conv_output_row(const tkw_conv_params_t *p, int8_t *output, int32_t y)
+{
+    const int32_t slot = y < p->out_rows ? y : y % p->out_rows;
+    return output + slot * p->out_w * p->out_c;
+}
+
 #ifdef __cplusplus
 }
 #endif
