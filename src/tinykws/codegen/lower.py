@@ -121,6 +121,14 @@ def _check_activation(ctx: _Ctx, tensor: Tensor, role: str) -> None:
         raise ctx.refuse(f"batch size {tensor.shape[0]} of the {role}")
 
 
+def _input_output(ctx: _Ctx) -> tuple[Tensor, Tensor]:
+    """The operator's first input and its output, both checked as int8 activations."""
+    x, y = ctx.tensor_in(0), ctx.tensor_out()
+    _check_activation(ctx, x, "input")
+    _check_activation(ctx, y, "output")
+    return x, y
+
+
 def _check_nhwc(ctx: _Ctx, tensor: Tensor, role: str) -> tuple[int, int, int]:
     if len(tensor.shape) != 4:
         raise ctx.refuse(f"a {len(tensor.shape)}-D {role} (4-D NHWC expected)")
@@ -283,9 +291,7 @@ def _requant_arrays(ctx: _Ctx, mults: list[int], shifts: list[int]) -> tuple[Con
 
 
 def _conv_like(ctx: _Ctx, depthwise: bool) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     in_h, in_w, in_c = _check_nhwc(ctx, x, "input")
     out_h, out_w, out_c = _check_nhwc(ctx, y, "output")
     w = _weights(ctx, 1, "filter")
@@ -319,9 +325,7 @@ def _conv_like(ctx: _Ctx, depthwise: bool) -> Layer:
 
 
 def _fully_connected(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     w = _weights(ctx, 1, "weights")
     if int(ctx.option("WeightsFormat", 0)) != 0 or ctx.option("AsymmetricQuantizeInputs", False):
         raise ctx.refuse("a non-default weights format or hybrid quantization")
@@ -358,9 +362,7 @@ def _same_quantization(ctx: _Ctx, x: Tensor, y: Tensor) -> None:
 
 
 def _pool(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     in_h, in_w, c = _check_nhwc(ctx, x, "input")
     out_h, out_w, out_c = _check_nhwc(ctx, y, "output")
     _same_quantization(ctx, x, y)
@@ -382,9 +384,7 @@ def _pool(ctx: _Ctx) -> Layer:
 
 
 def _mean(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     in_h, in_w, c = _check_nhwc(ctx, x, "input")
     axis = ctx.tensor_in(1)
     if not axis.is_constant:
@@ -421,9 +421,7 @@ def _add(ctx: _Ctx) -> Layer:
 
 
 def _softmax(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     if y.zero_point != -128 or abs(y.scale - 1.0 / 256) > 1e-9:
         raise ctx.refuse("a SOFTMAX output quantization other than scale 1/256, zero point -128")
     k = quant.softmax_constants(float(ctx.option("Beta", 1.0)), x.scale)
@@ -436,9 +434,7 @@ def _softmax(ctx: _Ctx) -> Layer:
 
 
 def _pad(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     _same_quantization(ctx, x, y)
     paddings = ctx.tensor_in(1)
     if not paddings.is_constant or len(x.shape) > 4:
@@ -460,9 +456,7 @@ def _pad(ctx: _Ctx) -> Layer:
 
 
 def _reshape(ctx: _Ctx) -> Layer:
-    x, y = ctx.tensor_in(0), ctx.tensor_out()
-    _check_activation(ctx, x, "input")
-    _check_activation(ctx, y, "output")
+    x, y = _input_output(ctx)
     _same_quantization(ctx, x, y)
     if x.size != y.size:
         raise ModelError(f"{ctx.where()}: reshape from {x.size} to {y.size} elements")
