@@ -38,7 +38,7 @@ def tone_clip(label_index: int, speaker: int, take: int, rng: np.random.Generato
 
 
 def make_tone_dataset(root: Path, speakers: int = 6, takes: int = 2, seed: int = 0) -> Path:
-    from tinykws.audio import write_wav
+    from tinykws.audio.io import write_wav
 
     rng = np.random.default_rng(seed)
     for li, label in enumerate(LABELS):

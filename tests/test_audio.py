@@ -4,7 +4,7 @@ import wave
 import numpy as np
 import pytest
 
-from tinykws.audio import fit_length, load_clip, read_wav, write_wav
+from tinykws.audio.io import fit_length, load_clip, read_wav, write_wav
 from tinykws.errors import AudioError
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import codegen_models as cm
 from tinykws.bench import BenchOptions, Results, Row, parse_args, render_markdown, run_bench, write_results
-from tinykws.qemu import toolchain_available
+from tinykws.toolchain import toolchain_available
 
 
 @pytest.fixture(scope="module")

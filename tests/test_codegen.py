@@ -20,9 +20,9 @@ import codegen_models as cm
 from tinykws.codegen import KERNEL_FILES, generate_engine, templates_dir
 from tinykws.codegen.host import CORTEX_M4_FLAGS, CEngine, build_program, cortex_m4_flash_bytes, run_program
 from tinykws.codegen.plan import REGION_ARENA, check_plan
-from tinykws.codegen.verify import compare_outputs, random_inputs
+from tinykws.codegen.bitexact import compare_outputs, random_inputs
 from tinykws.errors import ModelError, UnsupportedOperatorError
-from tinykws.runtimes import TFLMEngine, tflm_arena_bytes
+from tinykws.verify.engines import TFLMEngine, tflm_arena_bytes
 
 N_RANDOM = 2000
 
@@ -252,7 +252,7 @@ def _app():
 
 def _ds_cnn_preset(name: str) -> bytes:
     from tinykws.config import FeatureConfig
-    from tinykws.model import PRESETS, build_model
+    from tinykws.model.build import PRESETS, build_model
 
     model = build_model(PRESETS[name], FeatureConfig(), 12)
     cm.randomize_batchnorm(model, seed=0)

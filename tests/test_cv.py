@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from tinykws.cli import app
 from tinykws.config import DEFAULT_LABELS
-from tinykws.cv import fold_dataset
+from tinykws.model.cv import fold_dataset
 from tinykws.data.speech_commands import TEST, TRAIN, discover, speaker_folds
 
 

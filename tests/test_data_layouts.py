@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tinykws.audio import write_wav
+from tinykws.audio.io import write_wav
 from tinykws.config import DEFAULT_LABELS
 from tinykws.data.loading import load_clips
 from tinykws.data.speech_commands import (TEST, TRAIN, VALIDATION, discover, speaker_folds, speaker_of)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tinykws.cli import app
 from tinykws.config import load_config
-from tinykws.export import render_settings, QuantParams
+from tinykws.export.artifacts import render_settings, QuantParams
 
 runner = CliRunner()
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c"]
@@ -67,7 +67,7 @@ def test_settings_header_escapes_labels_that_are_not_identifiers(trained_run, tm
 
 def test_settings_come_from_config_and_tflite(trained_run):
     text = (trained_run / "c" / "model_settings.h").read_text()
-    from tinykws.runtimes import LiteRTEngine
+    from tinykws.verify.engines import LiteRTEngine
 
     engine = LiteRTEngine((trained_run / "int8.tflite").read_bytes())
     assert f"#define TINYKWS_INPUT_ZERO_POINT {engine.input.zero_point}" in text
@@ -88,7 +88,7 @@ def test_manifest_lists_hashes_ops_and_arena(trained_run):
 
 
 def test_int8_model_is_fully_integer(trained_run):
-    from tinykws.tflite_info import read_model_info
+    from tinykws.export.tflite_info import read_model_info
 
     info = read_model_info((trained_run / "int8.tflite").read_bytes(), "int8.tflite")
     assert {t.type for t in info.tensors} <= {"INT8", "INT32"}
@@ -104,7 +104,7 @@ def test_export_twice_is_byte_identical(run_copy):
 
 def test_float_model_refused_where_int8_needed(trained_run):
     from tinykws.errors import ModelError
-    from tinykws.quantize import verify_int8
+    from tinykws.export.quantize import verify_int8
 
     with pytest.raises(ModelError, match="float.tflite.*float model"):
         verify_int8((trained_run / "float.tflite").read_bytes(), "float.tflite")
@@ -115,7 +115,7 @@ def test_hybrid_model_refused(trained_run, tmp_path):
     import tensorflow as tf
 
     from tinykws.errors import ModelError
-    from tinykws.quantize import verify_int8
+    from tinykws.export.quantize import verify_int8
 
     model = keras.models.load_model(trained_run / "model.keras")
     model.export(str(tmp_path / "sm"), verbose=False)

@@ -17,9 +17,9 @@ from test_codegen import varied_inputs
 from tinykws.codegen import generate_engine
 from tinykws.codegen.device import build_device_program, run_device_program
 from tinykws.codegen.lower import _requant_is_fast
-from tinykws.codegen.verify import compare_outputs
-from tinykws.qemu import toolchain_available
-from tinykws.runtimes import TFLMEngine
+from tinykws.codegen.bitexact import compare_outputs
+from tinykws.toolchain import toolchain_available
+from tinykws.verify.engines import TFLMEngine
 
 pytestmark = pytest.mark.qemu
 

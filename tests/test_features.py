@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tinykws.audio import load_clip
+from tinykws.audio.io import load_clip
 from tinykws.config import FeatureConfig, Normalisation
-from tinykws.features import compute_normalisation, mfcc, normalise, quantize_input
+from tinykws.audio.mfcc import compute_normalisation, mfcc, normalise, quantize_input
 
 
 def tf_mfcc(audio: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

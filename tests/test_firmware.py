@@ -3,9 +3,9 @@
 The host bundle is built with the bundle's own Makefile (cc, -std=c99 -Wall
 -Wextra -Werror -pedantic) and its self-test and WAV classifier are run; the
 cortex-m4 bundle is built with arm-none-eabi-gcc and run in QEMU (`make run`).
-The self-test compares the C front end with numpy (tinykws.features) and the C
+The self-test compares the C front end with numpy (tinykws.audio.mfcc) and the C
 engine with the TFLite Micro Python runtime; here its verdict is also checked
-against an independent Python pipeline (features.py + LiteRT / TFLite Micro).
+against an independent Python pipeline (audio/mfcc.py + LiteRT / TFLite Micro).
 
 Most tests use a "lively" copy of the session's trained run: the tone run's
 config with a small conv + dense classifier fitted in seconds on the tone
@@ -28,13 +28,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tinykws.audio import load_clip, to_int16, write_wav
+from tinykws.audio.io import load_clip, to_int16, write_wav
 from tinykws.cli import app
-from tinykws.features import mfcc, normalise, quantize_input
+from tinykws.audio.mfcc import mfcc, normalise, quantize_input
 from tinykws.firmware import TARGETS, make_bundle
 from tinykws.firmware.golden import FEATURE_TOLERANCE, tie_neighbours
 from tinykws.firmware.model_facts import RESOLVER_METHODS
-from tinykws.qemu import toolchain_available
+from tinykws.toolchain import toolchain_available
 from tinykws.run import open_run
 
 M4_OK, M4_WHY = toolchain_available("cortex-m4")
@@ -60,8 +60,8 @@ def tone_wavs(tone_data: Path, per_label: int = 1) -> list[Path]:
 
 
 def python_int8(run_dir: Path, audio: np.ndarray, engine: str = "tflm") -> np.ndarray:
-    """The Python pipeline: features.py, normalise, quantize_input, then TFLite Micro or LiteRT."""
-    from tinykws.runtimes import LiteRTEngine, TFLMEngine, read_model_bytes
+    """The Python pipeline: audio/mfcc.py, normalise, quantize_input, then TFLite Micro or LiteRT."""
+    from tinykws.verify.engines import LiteRTEngine, TFLMEngine, read_model_bytes
 
     run = open_run(run_dir)
     model = read_model_bytes(run.int8_tflite)
@@ -304,7 +304,7 @@ def test_feature_provider_streams_like_numpy(host_bundle: Path, lively_run: Path
     assert done.returncode == 0
     got = np.fromfile(tmp_path / "window.bin", np.int8).reshape(49, 10)
     delayed = np.concatenate([np.zeros(160), to_int16(clip) / 32768.0, np.zeros(160)])[320:]
-    from tinykws.runtimes import LiteRTEngine, read_model_bytes
+    from tinykws.verify.engines import LiteRTEngine, read_model_bytes
 
     ref = LiteRTEngine(read_model_bytes(run.int8_tflite))
     want = quantize_input(normalise(mfcc(delayed, run.config.features), run.config.normalisation),
@@ -440,7 +440,7 @@ def test_cortex_m55_bundle_make_run_passes_in_qemu(lively_run: Path, tmp_path: P
 @pytest.mark.qemu
 @needs_m4
 def test_qemu_engine_agrees_with_the_python_int8_pipeline(lively_run: Path, tone_data: Path) -> None:
-    from tinykws.firmware.qemu_engine import QemuEngine
+    from tinykws.verify.qemu_engine import QemuEngine
 
     audio = np.stack([load_clip(p) for p in tone_wavs(tone_data, per_label=2)])
     engine = QemuEngine(open_run(lively_run))
@@ -528,8 +528,8 @@ def write_tflm_stubs(root: Path) -> Path:
 
 
 def test_tflm_bundle_compiles_against_stub_headers(lively_run: Path, tmp_path: Path) -> None:
-    from tinykws.runtimes import read_model_bytes, tflm_arena_bytes
-    from tinykws.tflite_info import read_model_info
+    from tinykws.verify.engines import read_model_bytes, tflm_arena_bytes
+    from tinykws.export.tflite_info import read_model_info
 
     bundle = make_bundle(lively_run, "tflm", tmp_path / "tflm", golden_count=1)
     main = (bundle.path / "main.cc").read_text()

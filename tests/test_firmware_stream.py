@@ -2,7 +2,7 @@
 
 The bundle's detector (app/tk_detector.c: feature provider + model + the C
 recognizer) runs over a long stream made of the tone clips and compares with
-``tinykws.stream`` on the host, in QEMU Cortex-M4 (and M55) and against the
+``tinykws.stream.detect`` on the host, in QEMU Cortex-M4 (and M55) and against the
 ``tinykws stream`` command. The feature provider starts from silence, so
 the bundle's detections on the audio are Python's on the same audio with
 ``window - hop`` (160) zero samples in front: the same hop indices, and times
@@ -30,11 +30,11 @@ import pytest
 from typer.testing import CliRunner
 
 from test_firmware import fit_tone_classifier, make, metrics, tone_wavs
-from tinykws.audio import load_clip, read_wav, write_wav
+from tinykws.audio.io import load_clip, read_wav, write_wav
 from tinykws.cli import app
 from tinykws.config import StreamConfig, save_config
 from tinykws.firmware import make_bundle
-from tinykws.qemu import run_firmware, toolchain_available
+from tinykws.toolchain import run_firmware, toolchain_available
 from tinykws.run import open_run
 
 M4_OK, M4_WHY = toolchain_available("cortex-m4")
@@ -61,8 +61,8 @@ def parse_app(stdout: str) -> list[Found]:
 
 
 def python_detections(run_dir: Path, audio: np.ndarray, pad: bool = True) -> list[Found]:
-    """tinykws.stream on the audio with window - hop zero samples in front, in the app's terms."""
-    from tinykws.stream import detect_audio, hop_time, open_engine
+    """tinykws.stream.detect on the audio with window - hop zero samples in front, in the app's terms."""
+    from tinykws.stream.detect import detect_audio, hop_time, open_engine
 
     run = open_run(run_dir)
     f = run.config.features

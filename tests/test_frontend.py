@@ -1,4 +1,4 @@
-"""The C feature front end against the numpy specification (tinykws.features).
+"""The C feature front end against the numpy specification (tinykws.audio.mfcc).
 
 The generated C is compiled on the host (gcc -std=c99 -Wall -Wextra -Werror
 -pedantic, and once with ASan + UBSan), run on real Speech Commands clips and
@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinykws.audio import load_clip, to_int16
+from tinykws.audio.io import load_clip, to_int16
 from tinykws.config import FeatureConfig, Normalisation
 from tinykws.errors import InputError
-from tinykws.features import mel_matrix, mfcc, normalise, quantize_input
-from tinykws.frontend import (
+from tinykws.audio.mfcc import mel_matrix, mfcc, normalise, quantize_input
+from tinykws.audio.frontend import (
     c_float,
     fft_swaps,
     frontend_dir,

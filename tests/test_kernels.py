@@ -13,9 +13,9 @@ import pytest
 
 import codegen_models as cm
 from tinykws.codegen.host import CEngine
-from tinykws.codegen.verify import compare_outputs, random_inputs
-from tinykws.runtimes import TFLMEngine
-from tinykws.tflite_graph import parse_graph
+from tinykws.codegen.bitexact import compare_outputs, random_inputs
+from tinykws.verify.engines import TFLMEngine
+from tinykws.codegen.graph import parse_graph
 
 N_RANDOM = 1000
 

@@ -5,8 +5,8 @@ from typer.testing import CliRunner
 
 from tinykws.cli import app
 from tinykws.config import FeatureConfig
-from tinykws.model import PRESETS, build_model, preset
-from tinykws.profile import conv_macs, profile_config, separable_macs, separable_ratio_formula
+from tinykws.model.build import PRESETS, build_model, preset
+from tinykws.model.profile import conv_macs, profile_config, separable_macs, separable_ratio_formula
 
 REFERENCE = {"ds-cnn-s": (22_604, 2_656_768), "ds-cnn-m": (135_032, 9_816_384), "ds-cnn-l": (410_700, 28_327_812)}
 

@@ -33,8 +33,8 @@ from test_frontend import (
     tone_signals,
 )
 from tinykws.errors import InputError
-from tinykws.frontend import render_frontend
-from tinykws.qemu import (
+from tinykws.audio.frontend import render_frontend
+from tinykws.toolchain import (
     QemuError,
     QemuResult,
     build_elf,

@@ -18,10 +18,10 @@ from tinykws.cli import app
 from tinykws.config import (DEFAULT_LABELS, FeatureConfig, Normalisation, RunConfig, StreamConfig, config_to_dict,
                             load_config, save_config)
 from tinykws.errors import InputError
-from tinykws.features import mfcc, normalise, quantize_input
-from tinykws.stream import (Detection, FeatureStream, FrameRing, Quantization, Recognizer, inference_hops,
+from tinykws.audio.mfcc import mfcc, normalise, quantize_input
+from tinykws.stream.detect import (Detection, FeatureStream, FrameRing, Quantization, Recognizer, inference_hops,
                             keyword_mask, recognize, replay, smooth, smoothed_scores)
-from tinykws.stream_c import recognizer_files, render_recognizer, render_tool
+from tinykws.stream.c import recognizer_files, render_recognizer, render_tool
 
 LABELS = DEFAULT_LABELS  # _silence_, _unknown_, yes, no, ...
 YES, NO = LABELS.index("yes"), LABELS.index("no")
@@ -264,8 +264,8 @@ def test_c_prefix_and_label_checks(tmp_path):
 def model_stream(trained_run, tone_data):
     """int8 outputs of the tone model over a 40 s stream of held-out tone clips and noise."""
     from tinykws.run import open_run
-    from tinykws.stream import open_engine, run_model
-    from tinykws.stream_eval import Background, EvalOptions, load_pool, noise_level, plan_events, stream_blocks
+    from tinykws.stream.detect import open_engine, run_model
+    from tinykws.stream.evaluate import Background, EvalOptions, load_pool, noise_level, plan_events, stream_blocks
 
     run = open_run(trained_run)
     engine, quant = open_engine(run.int8_tflite)
@@ -298,7 +298,7 @@ def test_c_recognizer_matches_python_on_model_outputs(model_stream, tmp_path):
 
 @pytest.mark.qemu
 def test_c_recognizer_in_qemu_cortex_m4(model_stream, tmp_path):
-    from tinykws.qemu import build_elf, get_platform, run_firmware, toolchain_available
+    from tinykws.toolchain import build_elf, get_platform, run_firmware, toolchain_available
 
     available, why = toolchain_available("cortex-m4")
     if not available:
@@ -342,7 +342,7 @@ def test_stream_eval_end_to_end(run_copy, tone_data, tmp_path):
 
 
 def test_stream_eval_and_stream_on_a_shipped_model_folder(trained_run, tone_data, tmp_path):
-    from tinykws.audio import write_wav
+    from tinykws.audio.io import write_wav
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()
@@ -357,7 +357,7 @@ def test_stream_eval_and_stream_on_a_shipped_model_folder(trained_run, tone_data
     assert load_config(shipped / "config.json") == load_config(trained_run / "config.json")
 
     clips = sorted((tone_data / "yes").glob("*.wav"))[:3]
-    from tinykws.audio import read_wav
+    from tinykws.audio.io import read_wav
 
     audio = np.concatenate([np.concatenate([read_wav(c)[0], np.zeros(8000, np.float32)]) for c in clips])
     write_wav(tmp_path / "long.wav", audio)
@@ -367,7 +367,7 @@ def test_stream_eval_and_stream_on_a_shipped_model_folder(trained_run, tone_data
 
 
 def test_stream_rejects_bad_input(trained_run, tmp_path):
-    from tinykws.audio import write_wav
+    from tinykws.audio.io import write_wav
 
     write_wav(tmp_path / "short.wav", np.zeros(8000, np.float32))
     runner = CliRunner()

@@ -7,7 +7,7 @@ import pytest
 
 import codegen_models as cm
 from tinykws.errors import ModelError
-from tinykws.tflite_graph import parse_graph, read_graph
+from tinykws.codegen.graph import parse_graph, read_graph
 
 
 @pytest.fixture(scope="module")

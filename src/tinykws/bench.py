@@ -105,7 +105,7 @@ def preset_keras_model(name: str, seed: int = 0):
     import keras
 
     from tinykws.config import FeatureConfig
-    from tinykws.model import PRESETS, build_model
+    from tinykws.model.build import PRESETS, build_model
 
     keras.utils.set_random_seed(seed)
     model = build_model(PRESETS[name], FeatureConfig(), 12)
@@ -115,7 +115,7 @@ def preset_keras_model(name: str, seed: int = 0):
 
 def preset_int8_model(name: str, seed: int = 0) -> bytes:
     """An untrained preset, full-int8 quantized on random representative inputs."""
-    from tinykws.quantize import convert_int8
+    from tinykws.export.quantize import convert_int8
 
     model = preset_keras_model(name, seed)
     representative = np.random.default_rng(seed).normal(0.0, 1.0, (32, 49, 10, 1)).astype(np.float32)
@@ -128,8 +128,8 @@ def _device_counts(model: bytes, platform: str, work: Path, n_inputs: int) -> tu
     """Instructions per inference (slowest timed run) of both kernel variants, and bit-exactness."""
     from tinykws.codegen import generate_engine
     from tinykws.codegen.device import build_device_program, run_device_program
-    from tinykws.codegen.verify import compare_outputs, random_inputs
-    from tinykws.runtimes import TFLMEngine
+    from tinykws.codegen.bitexact import compare_outputs, random_inputs
+    from tinykws.verify.engines import TFLMEngine
 
     engine = generate_engine(model)
     x = random_inputs(max(n_inputs, 1), engine.model.tensors[engine.model.input].size, seed=1)
@@ -146,7 +146,7 @@ def _device_counts(model: bytes, platform: str, work: Path, n_inputs: int) -> tu
 
 def device_section(results: Results, models: dict[str, bytes], opts: BenchOptions, work: Path, step) -> None:
     """Instructions per inference on the Cortex-M4 (and M55 for S), portable vs optimized kernels."""
-    from tinykws.qemu import toolchain_available
+    from tinykws.toolchain import toolchain_available
 
     available, why_not = toolchain_available("cortex-m4")
     if not available:
@@ -177,8 +177,8 @@ def device_section(results: Results, models: dict[str, bytes], opts: BenchOption
 def frontend_section(results: Results, work: Path, step) -> None:
     """Instructions per 20 ms frame of the C front end (stream mode), portable vs optimized arithmetic."""
     from tinykws.config import FeatureConfig, Normalisation
-    from tinykws.frontend import frontend_dir, render_frontend
-    from tinykws.qemu import build_elf, run_firmware, toolchain_available
+    from tinykws.audio.frontend import frontend_dir, render_frontend
+    from tinykws.toolchain import build_elf, run_firmware, toolchain_available
 
     features = FeatureConfig()
     norm = Normalisation(mean=(0.0,) * features.n_mfcc, std=(1.0,) * features.n_mfcc)
@@ -216,8 +216,8 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
 def host_section(results: Results, models: dict[str, bytes], opts: BenchOptions, work: Path, step) -> None:
     """Latency per inference on this machine, timed side by side (median of repeats)."""
     from tinykws.codegen.host import CEngine
-    from tinykws.codegen.verify import random_inputs
-    from tinykws.runtimes import LiteRTEngine, TFLMEngine
+    from tinykws.codegen.bitexact import random_inputs
+    from tinykws.verify.engines import LiteRTEngine, TFLMEngine
 
     for name, model in models.items():
         engines = {"c": CEngine(model, work / f"host-{name}"),
@@ -236,7 +236,7 @@ def host_section(results: Results, models: dict[str, bytes], opts: BenchOptions,
 def memory_section(results: Results, models: dict[str, bytes], work: Path, step) -> None:
     from tinykws.codegen import generate_engine
     from tinykws.codegen.host import cortex_m4_flash_bytes
-    from tinykws.runtimes import tflm_arena_bytes
+    from tinykws.verify.engines import tflm_arena_bytes
 
     for name, model in models.items():
         engine = generate_engine(model)
@@ -264,14 +264,14 @@ def tf_signal_mfcc(audio: np.ndarray, cfg) -> np.ndarray:
 def python_section(results: Results, opts: BenchOptions, step) -> None:
     """MFCC throughput (numpy vs tf.signal) and training throughput, clips per second."""
     from tinykws.config import FeatureConfig, RunConfig
-    from tinykws.features import mfcc
-    from tinykws.train import compile_model
+    from tinykws.audio.mfcc import mfcc
+    from tinykws.model.train import compile_model
 
     cfg = FeatureConfig()
     audio = np.random.default_rng(3).normal(0, 0.1, (opts.mfcc_clips, cfg.clip_samples)).astype(np.float32)
     t_np = _median_seconds(lambda: mfcc(audio, cfg), max(1, opts.repeats // 2))
     t_tf = _median_seconds(lambda: tf_signal_mfcc(audio, cfg), max(1, opts.repeats // 2))
-    results.add("Python throughput", "MFCC, numpy (tinykws.features.mfcc)", len(audio) / t_np, len(audio) / t_tf,
+    results.add("Python throughput", "MFCC, numpy (tinykws.audio.mfcc.mfcc)", len(audio) / t_np, len(audio) / t_tf,
                 "tf.signal", "clips/s", higher_is_better=True)
     step()
     model = preset_keras_model("ds-cnn-s")

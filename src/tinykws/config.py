@@ -108,7 +108,7 @@ class Normalisation:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """Streaming detection (tinykws.stream, mirrored by the C recognizer).
+    """Streaming detection (tinykws.stream.detect, mirrored by the C recognizer).
 
     Inference runs every ``infer_every_hops`` hops once a full window of
     frames exists. Scores stay int8 (the raw softmax output): the smoothed

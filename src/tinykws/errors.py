@@ -1,4 +1,4 @@
-"""Typed exceptions. Library code raises these; only cli.py prints or exits."""
+"""Typed exceptions. Library code raises these; only the cli package prints or exits."""
 
 
 class TinyKWSError(Exception):

@@ -19,7 +19,7 @@ from tinykws.codegen.schedule import Schedule, make_schedule
 from tinykws.errors import InputError
 from tinykws.fsutil import atomic_dir
 from tinykws.templates import templates_dir
-from tinykws.tflite_graph import parse_graph
+from tinykws.codegen.graph import parse_graph
 
 KERNEL_FILES: tuple[str, ...] = (
     "tkw_kernels.h", "tkw_fixedpoint.h", "tkw_conv.c", "tkw_fully_connected.c", "tkw_pool.c",

@@ -46,7 +46,7 @@ def render_device_main(engine: GeneratedEngine) -> str:
 def build_device_program(engine: GeneratedEngine, build_dir: Path, platform: str = "cortex-m4",
                          kernels: str = "optimized", optimize: str = DEVICE_OPTIMIZE) -> Path:
     """Cross-compile ``engine`` and the driver into ``build_dir/<prefix>_<kernels>.elf``."""
-    from tinykws.qemu import build_elf
+    from tinykws.toolchain import build_elf
 
     if kernels not in KERNEL_VARIANTS:
         raise InputError(f"unknown kernel variant {kernels!r}; choose one of {', '.join(KERNEL_VARIANTS)}")
@@ -60,7 +60,7 @@ def build_device_program(engine: GeneratedEngine, build_dir: Path, platform: str
 def run_device_program(elf: Path, engine: GeneratedEngine, inputs: np.ndarray, platform: str = "cortex-m4",
                        timeout: float = 600.0) -> DeviceRun:
     """Run the driver on a batch of int8 inputs in QEMU; outputs and instruction counts."""
-    from tinykws.qemu import run_firmware
+    from tinykws.toolchain import run_firmware
 
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
     out_size = engine.model.tensors[engine.model.output].size

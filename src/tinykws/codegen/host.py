@@ -93,7 +93,7 @@ class CEngine:
     """The generated C engine compiled as a host shared library, called through ctypes.
 
     ``run(inputs)`` takes a batch of int8 model inputs and returns the batch of
-    flattened int8 outputs, like the other engines of ``tinykws.runtimes``."""
+    flattened int8 outputs, like the other engines of ``tinykws.verify.engines``."""
 
     def __init__(self, model_bytes: bytes, workdir: Path | None = None, name: str = "c",
                  prefix: str = "tinykws", source: str = "<model>", streaming: bool = True, opt: str = "-O2"):
@@ -126,25 +126,5 @@ class CEngine:
 
 
 def check_engine(run, model_bytes: bytes) -> CEngine:
-    """Factory for ``tinykws.verify.EXTRA_ENGINES["c"]``: the C engine of a run's int8 model."""
+    """Factory for ``tinykws.verify.check.EXTRA_ENGINES["c"]``: the C engine of a run's int8 model."""
     return CEngine(model_bytes, name="c", source=str(getattr(run, "int8_tflite", "<model>")))
-
-
-def engine_figures(model_bytes: bytes, build_dir: Path, n_inputs: int = 0, seed: int = 0) -> dict:
-    """Memory figures of the generated engine beside TFLite Micro's, and optionally
-    the bit-exact fraction on ``n_inputs`` random inputs."""
-    from tinykws.codegen.verify import compare_outputs, random_inputs
-    from tinykws.runtimes import TFLMEngine, tflm_arena_bytes
-
-    engine = CEngine(model_bytes, Path(build_dir) / "host")
-    tflm_arena = tflm_arena_bytes(model_bytes)
-    figures = {"arena_bytes": engine.arena_bytes, "tflm_arena_bytes": tflm_arena,
-               "arena_ratio": engine.arena_bytes / tflm_arena, "tflite_bytes": len(model_bytes),
-               "constant_bytes": engine.engine.constant_bytes}
-    if shutil.which("arm-none-eabi-gcc") and shutil.which("arm-none-eabi-size"):
-        figures["flash_bytes_cortex_m4"] = cortex_m4_flash_bytes(engine.engine, Path(build_dir))
-    if n_inputs:
-        x = random_inputs(n_inputs, engine.input_size, seed)
-        report = compare_outputs(engine.run(x), TFLMEngine(model_bytes).run(x))
-        figures["bitexact"] = f"{report.n_identical}/{report.n_inputs}"
-    return figures

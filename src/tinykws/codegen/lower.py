@@ -17,7 +17,7 @@ import numpy as np
 
 from tinykws.codegen import quant
 from tinykws.errors import ModelError, UnsupportedOperatorError
-from tinykws.tflite_graph import Graph, Operator, Tensor
+from tinykws.codegen.graph import Graph, Operator, Tensor
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.audio import load_clip, read_wav
+from tinykws.audio.io import load_clip, read_wav
 from tinykws.config import FeatureConfig
 from tinykws.data.speech_commands import Clip
 from tinykws.errors import AudioError, DataError

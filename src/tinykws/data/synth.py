@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 from tinykws import __version__
-from tinykws.audio import resample, wav_bytes
+from tinykws.audio.io import resample, wav_bytes
 from tinykws.config import KEYWORDS, SILENCE, UNKNOWN
 from tinykws.data.espeak import EspeakWorker, Utterance
 from tinykws.data.noise import at_rms_dbfs, make_babble, make_noise

@@ -53,7 +53,7 @@ def make_context(run_dir: Path | str, target: str, golden_dir: Path | None = Non
                  golden_count: int = DEFAULT_COUNT) -> Context:
     from tinykws.firmware.model_facts import check_fits_run, read_model_facts
     from tinykws.run import open_run
-    from tinykws.runtimes import tflm_arena_bytes
+    from tinykws.verify.engines import tflm_arena_bytes
 
     check_target(target)
     run = open_run(run_dir)

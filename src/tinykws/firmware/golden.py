@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.audio import load_clip, to_int16
+from tinykws.audio.io import load_clip, to_int16
 from tinykws.config import FeatureConfig, RunConfig
 from tinykws.errors import DataError
-from tinykws.features import mfcc, normalise, quantize_input
+from tinykws.audio.mfcc import mfcc, normalise, quantize_input
 
 #: Largest |C MFCC - numpy MFCC| the self-test allows. The C front end's
 #: float32 error is 2.7e-4 at most over the 3,174 real clips (tests/test_frontend.py).
@@ -120,7 +120,7 @@ def tie_neighbours(mfcc_values: np.ndarray, cfg: RunConfig, scale: float, zero_p
 def compute_golden(named_pcm: list[tuple[str, np.ndarray]], cfg: RunConfig, model: bytes,
                    source: str) -> GoldenSet:
     """Features, int8 inputs, TFLite Micro outputs and labels of each clip."""
-    from tinykws.runtimes import TFLMEngine
+    from tinykws.verify.engines import TFLMEngine
 
     engine = TFLMEngine(model, source=source)
     scale, zero_point = engine.input.scale, engine.input.zero_point

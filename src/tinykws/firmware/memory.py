@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinykws.config import FeatureConfig
-from tinykws.frontend import fft_swaps, mel_runs
+from tinykws.audio.frontend import fft_swaps, mel_runs
 
 
 def frontend_state_bytes(f: FeatureConfig) -> int:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from tinykws.errors import InputError, ModelError
 from tinykws.run import Run, require
-from tinykws.runtimes import read_model_bytes
+from tinykws.verify.engines import read_model_bytes
 from tinykws.templates import unique_macro_names
-from tinykws.tflite_info import read_model_info
+from tinykws.export.tflite_info import read_model_info
 
 #: TFLite operator -> MicroMutableOpResolver method.
 RESOLVER_METHODS: dict[str, str] = {
@@ -51,7 +51,7 @@ def _size(shape: tuple[int, ...]) -> int:
 
 def read_model_facts(run: Run) -> ModelFacts:
     """The int8 model's sizes, quantization and operators; InputError when the run has none."""
-    from tinykws.runtimes import LiteRTEngine
+    from tinykws.verify.engines import LiteRTEngine
 
     data = read_model_bytes(require(run.int8_tflite, "int8.tflite (run `tinykws export` first)"))
     engine = LiteRTEngine(data, source=str(run.int8_tflite))

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from tinykws import __version__
-from tinykws.export import render_model_data, render_settings, QuantParams
-from tinykws.frontend import c_float, render_frontend
+from tinykws.export.artifacts import render_model_data, render_settings, QuantParams
+from tinykws.audio.frontend import c_float, render_frontend
 from tinykws.run import Run
 from tinykws.templates import render, templates_dir
 from tinykws.firmware.golden import GoldenSet

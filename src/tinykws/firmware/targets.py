@@ -14,9 +14,9 @@ from tinykws.firmware.golden import GoldenSet
 from tinykws.firmware.memory import memory_rows
 from tinykws.firmware.model_facts import ModelFacts, check_tflm_ops
 from tinykws.firmware.zipfile_det import deterministic_zip
-from tinykws.qemu import get_platform
+from tinykws.toolchain import get_platform
 from tinykws.run import Run
-from tinykws.stream_c import recognizer_files
+from tinykws.stream.c import recognizer_files
 from tinykws.templates import render
 
 Files = src.Files

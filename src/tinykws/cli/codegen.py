@@ -20,9 +20,9 @@ def codegen(
     seed: Annotated[int, typer.Option("--seed", help="seed of the random verification inputs")] = 0,
 ) -> None:
     """Generate a C99 inference engine for an int8 .tflite (bit-exact with TFLite Micro)."""
-    from tinykws.cli import console
+    from tinykws.cli.common import console
     from tinykws.codegen import generate_engine, write_engine
-    from tinykws.runtimes import read_model_bytes
+    from tinykws.verify.engines import read_model_bytes
 
     data = read_model_bytes(model)
     engine = generate_engine(data, prefix=prefix, source=str(model))
@@ -35,10 +35,10 @@ def codegen(
 
 
 def _verify(data: bytes, n: int, seed: int, source: str) -> None:
-    from tinykws.cli import console
-    from tinykws.codegen.verify import verify_against_tflm
+    from tinykws.cli.common import console
+    from tinykws.codegen.bitexact import verify_against_tflm
 
-    from tinykws.runtimes import tflm_arena_bytes
+    from tinykws.verify.engines import tflm_arena_bytes
 
     with tempfile.TemporaryDirectory(prefix="tinykws-verify-") as tmp:
         report = verify_against_tflm(data, n, seed=seed, source=source, workdir=Path(tmp))
@@ -53,6 +53,6 @@ def _verify(data: bytes, n: int, seed: int, source: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from tinykws.cli import guarded
+    from tinykws.cli.common import guarded
 
     app.command("codegen")(guarded(codegen))

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from tinykws.errors import ModelError
-from tinykws.tflite_graph import read_model_bytes  # noqa: F401 (part of this module's interface)
+from tinykws.codegen.graph import read_model_bytes  # noqa: F401 (part of this module's interface)
 
 
 class Engine(Protocol):

@@ -17,9 +17,9 @@ import numpy as np
 from tinykws.data.loading import load_clips
 from tinykws.data.speech_commands import VALIDATION, discover
 from tinykws.errors import CheckFailed, DataError, InputError, ModelError
-from tinykws.features import model_input, quantize_input
+from tinykws.audio.mfcc import model_input, quantize_input
 from tinykws.fsutil import atomic_write_text
-from tinykws.metrics import confusion, identical_rows, lsb_histogram, per_class, score_errors
+from tinykws.verify.metrics import confusion, identical_rows, lsb_histogram, per_class, score_errors
 from tinykws.run import Run
 
 DEFAULT_ENGINES = ("float", "tflite-float", "int8", "tflm")
@@ -77,7 +77,7 @@ def _c_engine(run: Run, model: bytes):
 
 def _qemu_engine(run: Run, model: bytes):
     """The cortex-m4 firmware bundle in QEMU: takes PCM (features are computed in C on the MCU)."""
-    from tinykws.firmware.qemu_engine import qemu_engine
+    from tinykws.verify.qemu_engine import qemu_engine
 
     return qemu_engine(run, model)
 
@@ -89,7 +89,7 @@ PCM_ENGINES = {"qemu"}
 
 
 def _make_int8_engine(name: str, run: Run, model: bytes):
-    from tinykws.runtimes import LiteRTEngine, TFLMEngine
+    from tinykws.verify.engines import LiteRTEngine, TFLMEngine
 
     if name == "int8":
         return LiteRTEngine(model, name="int8", reference=True, source=str(run.int8_tflite))
@@ -106,8 +106,8 @@ def available_engines() -> list[str]:
 
 def run_engines(run: Run, data: EvalSet, engines: tuple[str, ...]) -> dict[str, dict]:
     """Scores (float, dequantized for int8) and raw int8 outputs per engine."""
-    from tinykws.predict import float_scores
-    from tinykws.runtimes import LiteRTEngine, read_model_bytes
+    from tinykws.verify.predict import float_scores
+    from tinykws.verify.engines import LiteRTEngine, read_model_bytes
 
     x = model_input(data.audio, run.config.features, run.config.normalisation)
     results: dict[str, dict] = {}
@@ -199,7 +199,7 @@ def verdict(report: dict, opts: CheckOptions) -> list[str]:
 def check_run(run: Run, data_dirs: list[Path], opts: CheckOptions, out_dir: Path | None = None,
               json_path: Path | None = None) -> dict:
     """Run the check, write check.json, check.md and plots; raise CheckFailed if it fails."""
-    from tinykws.report import write_report
+    from tinykws.verify.report import write_report
 
     data = select_clips(run, data_dirs, opts.split)
     results = run_engines(run, data, opts.engines)

@@ -20,7 +20,7 @@ from tinykws.data.loading import LoadedClips, load_clips, load_noise
 from tinykws.data.speech_commands import TRAIN, VALIDATION, Dataset, discover
 from tinykws.errors import DataError
 from tinykws.data.augment import augment_audio, mixup, noise_crop, spec_augment
-from tinykws.features import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, model_input, normalise
+from tinykws.audio.mfcc import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, model_input, normalise
 from tinykws.fsutil import atomic_write_text
 
 
@@ -214,7 +214,7 @@ def train(cfg: RunConfig, run_dir: Path, load_progress=None, on_epoch: EpochCall
     """Train a model on ``cfg.data_dirs`` (or an already split ``dataset``) and write the run directory."""
     import keras
 
-    from tinykws.model import build_model
+    from tinykws.model.build import build_model
 
     if dataset is None:
         dataset = discover([Path(d) for d in cfg.data_dirs], cfg.labels, cfg.train.validation_share)

@@ -50,7 +50,7 @@ def fold_dataset(evaluation: Dataset, extra: Dataset | None, held_out: set[str])
 
 def evaluate_fold(run_dir: Path, dataset: Dataset) -> dict:
     from tinykws.run import open_run
-    from tinykws.verify import CheckOptions, eval_set, run_engines, summarise
+    from tinykws.verify.check import CheckOptions, eval_set, run_engines, summarise
 
     run = open_run(run_dir)
     data = eval_set(dataset.split(TEST), run.config)
@@ -59,10 +59,10 @@ def evaluate_fold(run_dir: Path, dataset: Dataset) -> dict:
 
 
 def run_fold(cfg: RunConfig, dataset: Dataset, fold: int, out: Path, on_epoch=None) -> FoldResult:
-    from tinykws.export import write_artifacts
-    from tinykws.quantize import quantize
+    from tinykws.export.artifacts import write_artifacts
+    from tinykws.export.quantize import quantize
     from tinykws.run import open_run
-    from tinykws.train import train
+    from tinykws.model.train import train
 
     t0 = time.perf_counter()
     run_dir = out / f"fold{fold}"

@@ -22,7 +22,7 @@ def firmware(
 ) -> None:
     """Render a firmware bundle (C engine, feature front end, streaming recognizer, app, build files, golden
     vectors)."""
-    from tinykws.cli import console
+    from tinykws.cli.common import console
     from tinykws.firmware import make_bundle
 
     bundle = make_bundle(run_dir, target, out, golden_dir=golden_dir, golden_count=golden_count)
@@ -36,6 +36,6 @@ def firmware(
 
 
 def register(app: typer.Typer) -> None:
-    from tinykws.cli import guarded
+    from tinykws.cli.common import guarded
 
     app.command("firmware")(guarded(firmware))

@@ -29,7 +29,7 @@ from tinykws.config import SILENCE, UNKNOWN, RunConfig, save_config
 from tinykws.data.noise import NOISE_KINDS, make_noise
 from tinykws.errors import DataError, InputError
 from tinykws.fsutil import atomic_write_bytes, atomic_write_text
-from tinykws.stream import (Detection, Quantization, StreamOutputs, check_stream_config, hop_time, keyword_mask,
+from tinykws.stream.detect import (Detection, Quantization, StreamOutputs, check_stream_config, hop_time, keyword_mask,
                             open_engine, replay, run_model, smoothed_scores)
 
 Progress = Callable[[str, int, int], None]
@@ -270,7 +270,7 @@ def load_pool(run, data_dirs: list[Path]) -> tuple[ClipPool, list[np.ndarray], t
     """Held-out clips (as verify.select_clips picks them) and recorded noise to use as background."""
     from tinykws.data.loading import load_noise
     from tinykws.data.speech_commands import discover
-    from tinykws.verify import select_clips
+    from tinykws.verify.check import select_clips
 
     data = select_clips(run, data_dirs, "auto")
     labels = run.config.labels

@@ -1,7 +1,7 @@
 """The C feature front end: tables computed in Python, C sources rendered into a bundle.
 
 The C code in ``firmware_templates/frontend/`` computes the MFCC of
-``features.py`` in float32 (our own 512-point real FFT, sparse mel filters,
+``audio/mfcc.py`` in float32 (our own 512-point real FFT, sparse mel filters,
 DCT), then normalises and quantizes each frame to the model's int8 input
 exactly as ``features.normalise`` and ``features.quantize_input`` do. Every
 constant it needs (window, twiddles, bit-reversal swaps and permutation, mel runs, DCT,
@@ -25,7 +25,7 @@ import numpy as np
 
 from tinykws.config import FeatureConfig, Normalisation
 from tinykws.errors import InputError
-from tinykws.features import dct_matrix, hann_window, mel_matrix
+from tinykws.audio.mfcc import dct_matrix, hann_window, mel_matrix
 from tinykws.fsutil import atomic_write_text
 from tinykws.templates import C_RESERVED, c_float, templates_dir
 
@@ -34,7 +34,7 @@ STATIC_SOURCES: tuple[str, ...] = ("tk_features.h", "tk_features.c")
 #: Jinja2 templates rendered from the run's configuration.
 GENERATED_SOURCES: tuple[str, ...] = ("tk_feature_tables.h.j2", "tk_feature_tables.c.j2")
 
-_PCM_SCALE = 32768.0  # features.py works on int16 / 32768
+_PCM_SCALE = 32768.0  # audio/mfcc.py works on int16 / 32768
 
 
 def frontend_dir() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tinykws.errors import InputError, TinyKWSError
-from tinykws.frontend import templates_dir
+from tinykws.templates import templates_dir
 
 QEMU = "qemu-system-arm"
 CROSS_GCC = "arm-none-eabi-gcc"

@@ -3,7 +3,7 @@
 The specification the C recognizer (``firmware_templates/recognizer/``) mirrors.
 
 Features: one frame per 20 ms hop, frame ``h`` covering samples
-``[h * hop, h * hop + window)`` of the stream, computed as ``features.py``
+``[h * hop, h * hop + window)`` of the stream, computed as ``audio/mfcc.py``
 does on a clip (MFCC, then the run's normalisation, then int8 quantization
 with the model's input scale and zero point). A ring keeps the last
 ``n_frames`` (49) int8 frames: the model input.
@@ -39,7 +39,7 @@ import numpy as np
 
 from tinykws.config import SILENCE, UNKNOWN, FeatureConfig, Normalisation, RunConfig, StreamConfig
 from tinykws.errors import InputError, ModelError
-from tinykws.features import dct_matrix, hann_window, mel_matrix, normalise, quantize_input
+from tinykws.audio.mfcc import dct_matrix, hann_window, mel_matrix, normalise, quantize_input
 
 if TYPE_CHECKING:
     from tinykws.run import Run
@@ -101,7 +101,7 @@ def inference_hops(n_hops: int, n_frames: int, every: int) -> np.ndarray:
 
 def frame_features(windows: np.ndarray, features: FeatureConfig, norm: Normalisation | None,
                    quant: Quantization) -> np.ndarray:
-    """(n, window_samples) raw frames -> (n, n_mfcc) int8 model input, as features.py computes it."""
+    """(n, window_samples) raw frames -> (n, n_mfcc) int8 model input, as audio/mfcc.py computes it."""
     windowed = np.asarray(windows, np.float64) * hann_window(features.window_samples)
     spectrum = np.abs(np.fft.rfft(windowed, n=features.fft_size, axis=-1))
     log_mel = np.log(spectrum @ mel_matrix(features) + features.log_offset)
@@ -246,7 +246,7 @@ def replay(smoothed: np.ndarray, hops: np.ndarray, cfg: StreamConfig, keywords: 
 
 def open_engine(model_path: Path, reference: bool = True):
     """The int8 .tflite on LiteRT and its quantization."""
-    from tinykws.runtimes import LiteRTEngine, read_model_bytes
+    from tinykws.verify.engines import LiteRTEngine, read_model_bytes
 
     engine = LiteRTEngine(read_model_bytes(model_path), name="int8", reference=reference, source=str(model_path))
     if engine.input.dtype != np.int8 or engine.output.dtype != np.int8:
@@ -308,7 +308,7 @@ def detect_audio(audio: np.ndarray, engine, quant: Quantization, config: RunConf
 def detect_wav(run_dir: Path, wav: Path, stream: StreamConfig | None = None,
                progress: Progress | None = None) -> tuple[list[Detection], "Run", Quantization]:
     """Detections in a WAV file of any length; returns (detections, run, quantization)."""
-    from tinykws.audio import read_wav
+    from tinykws.audio.io import read_wav
     from tinykws.run import open_run, require
 
     run = open_run(run_dir)

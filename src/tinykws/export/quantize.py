@@ -18,7 +18,7 @@ from tinykws.config import RunConfig
 from tinykws.data.loading import load_clips
 from tinykws.data.speech_commands import TRAIN, Dataset
 from tinykws.errors import ModelError, TinyKWSError
-from tinykws.features import model_input
+from tinykws.audio.mfcc import model_input
 
 INT8_TENSOR_TYPES = ("INT8", "INT32")
 
@@ -107,8 +107,8 @@ def quantize(model, dataset: Dataset, cfg: RunConfig) -> QuantizedModel:
 
 def verify_int8(model: bytes, source: str) -> None:
     """Refuse anything TFLite Micro's int8 kernels cannot run, and prove it loads."""
-    from tinykws.runtimes import LiteRTEngine, TFLMEngine
-    from tinykws.tflite_info import read_model_info
+    from tinykws.verify.engines import LiteRTEngine, TFLMEngine
+    from tinykws.export.tflite_info import read_model_info
 
     info = read_model_info(model, source)
     bad = [t for t in info.tensors if t.type not in INT8_TENSOR_TYPES]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.audio import to_int16
+from tinykws.audio.io import to_int16
 from tinykws.errors import InputError, ModelError
-from tinykws.qemu import BuildError, run_firmware, toolchain_available
+from tinykws.toolchain import BuildError, run_firmware, toolchain_available
 from tinykws.run import Run
 
 PLATFORM = "cortex-m4"

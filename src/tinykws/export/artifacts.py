@@ -20,7 +20,7 @@ from tinykws.errors import InputError
 from tinykws.fsutil import atomic_write_bytes, atomic_write_text
 from tinykws.run import Run
 from tinykws.templates import render, unique_macro_names
-from tinykws.tflite_info import read_model_info
+from tinykws.export.tflite_info import read_model_info
 
 MODEL_SYMBOL = "g_tinykws_model_data"
 BYTES_PER_LINE = 12
@@ -57,7 +57,7 @@ def render_model_data(data: bytes, source: str, symbol: str = MODEL_SYMBOL,
 
 
 def quant_params(int8_model: bytes) -> QuantParams:
-    from tinykws.runtimes import LiteRTEngine
+    from tinykws.verify.engines import LiteRTEngine
 
     engine = LiteRTEngine(int8_model, source="int8.tflite")
     return QuantParams(engine.input.scale, engine.input.zero_point, engine.output.scale, engine.output.zero_point)
@@ -91,7 +91,7 @@ def sha256_file(path: Path) -> str:
 
 
 def build_manifest(run: Run, int8_model: bytes, arena_bytes: int, artifacts: dict[str, bytes]) -> dict:
-    from tinykws.profile import profile_config
+    from tinykws.model.profile import profile_config
 
     info = read_model_info(int8_model, str(run.int8_tflite))
     prof = profile_config(run.config.model, run.config.features, len(run.config.labels))
@@ -118,7 +118,7 @@ def c_artifacts(run: Run, int8_model: bytes) -> dict[str, bytes]:
 
 def write_artifacts(run: Run, float_model: bytes | None, int8_model: bytes) -> ExportResult:
     """Write .tflite files, C sources and manifest.json into the run directory."""
-    from tinykws.runtimes import tflm_arena_bytes
+    from tinykws.verify.engines import tflm_arena_bytes
 
     artifacts: dict[str, bytes] = {"int8.tflite": int8_model}
     if float_model is not None:
@@ -140,7 +140,7 @@ def export_run(run: Run) -> ExportResult:
     import keras
 
     from tinykws.data.speech_commands import discover
-    from tinykws.quantize import quantize
+    from tinykws.export.quantize import quantize
 
     if not run.keras_model.exists():
         raise InputError(f"{run.keras_model}: missing; train the run first (tinykws train ... --out {run.path})")

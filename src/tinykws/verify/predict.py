@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.audio import load_clip
+from tinykws.audio.io import load_clip
 from tinykws.errors import InputError
-from tinykws.features import model_input, quantize_input
+from tinykws.audio.mfcc import model_input, quantize_input
 from tinykws.run import Run, open_run
 
 
@@ -25,14 +25,14 @@ def float_scores(run: Run, x: np.ndarray) -> np.ndarray:
         import keras
 
         return np.asarray(keras.models.load_model(run.keras_model).predict(x, verbose=0))
-    from tinykws.runtimes import LiteRTEngine, read_model_bytes
+    from tinykws.verify.engines import LiteRTEngine, read_model_bytes
 
     engine = LiteRTEngine(read_model_bytes(run.float_tflite), source=str(run.float_tflite))
     return engine.run(x)
 
 
 def int8_scores(run: Run, x: np.ndarray) -> np.ndarray:
-    from tinykws.runtimes import LiteRTEngine, read_model_bytes
+    from tinykws.verify.engines import LiteRTEngine, read_model_bytes
 
     engine = LiteRTEngine(read_model_bytes(run.int8_tflite), source=str(run.int8_tflite))
     q = quantize_input(x, engine.input.scale, engine.input.zero_point)

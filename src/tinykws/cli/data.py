@@ -1,17 +1,17 @@
 """``tinykws data ...``: the data sources on the command line (synthesis and download).
 
-Registered by ``tinykws.cli``; ``tinykws.cli`` is imported only when a command
-runs, so either module can be imported first.
+Registered by ``tinykws.cli.main``; like every sub-CLI it takes the
+shared helpers from ``tinykws.cli.common``, never from ``tinykws.cli.main``.
 """
 
 from __future__ import annotations
 
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
+from tinykws.cli.common import guarded
 from tinykws.data.download import DEFAULT_SHA256, DEFAULT_URL
 from tinykws.data.synth import DEFAULT_PER_WORD
 
@@ -19,22 +19,10 @@ data_app = typer.Typer(help="Data sets: synthesise one offline, or download Spee
                        no_args_is_help=True, add_completion=False)
 
 
-def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``tinykws.cli.guarded``, looked up when the command runs (no import cycle)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tinykws.cli import guarded
-
-        return guarded(fn)(*args, **kwargs)
-
-    return wrapper
-
-
 def _bar(*columns: Any) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tinykws.cli import err_console
+    from tinykws.cli.common import err_console
 
     return Progress(TextColumn("{task.description}"), BarColumn(), *columns, TimeRemainingColumn(),
                     console=err_console)
@@ -73,7 +61,7 @@ class _StageBars:
 
 
 @data_app.command()
-@_guarded
+@guarded
 def synth(
     out: Annotated[Path, typer.Option("--out", help="folder to write (12 label folders + synth.json)")],
     per_word: Annotated[int, typer.Option("--per-word", min=1, help="clips per label (each of the 12)")]
@@ -83,7 +71,7 @@ def synth(
     """Synthesise keyword clips with eSpeak NG in the Speech Commands 12-folder layout."""
     from rich.progress import MofNCompleteColumn
 
-    from tinykws.cli import console
+    from tinykws.cli.common import console
     from tinykws.data.synth import synthesize
 
     with _bar(MofNCompleteColumn()) as bar:
@@ -96,7 +84,7 @@ def synth(
 
 
 @data_app.command()
-@_guarded
+@guarded
 def download(
     out: Annotated[Path, typer.Option("--out", help="folder to download and extract into")],
     url: Annotated[str, typer.Option(help="archive URL (a mirror of the official archive)")] = DEFAULT_URL,
@@ -104,7 +92,7 @@ def download(
     = DEFAULT_SHA256,
 ) -> None:
     """Download the official Speech Commands v0.02 archive (resumable), verify and extract it."""
-    from tinykws.cli import console
+    from tinykws.cli.common import console
     from tinykws.data.download import download_speech_commands
 
     bars = _StageBars()

@@ -80,7 +80,7 @@ def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, data
 
 
 def ship(run: Run, cv_dir: Path, out: Path, data_note: str, notes: str = "") -> Path:
-    from tinykws.report import plot_confusion
+    from tinykws.verify.report import plot_confusion
 
     for name in ("config.json", "int8.tflite", "manifest.json"):
         if not (run.path / name).exists():

@@ -19,9 +19,9 @@ def stream(
     """Detect keywords in a long recording: label, time (s) and smoothed score per detection."""
     import dataclasses
 
-    from tinykws.cli import console
+    from tinykws.cli.common import console
     from tinykws.run import open_run
-    from tinykws.stream import detect_wav, hop_time
+    from tinykws.stream.detect import detect_wav, hop_time
 
     cfg = open_run(run_dir).config.stream
     cfg = cfg if threshold is None else dataclasses.replace(cfg, threshold=threshold)
@@ -53,7 +53,7 @@ def stream_eval(
 ) -> None:
     """Long streams of held-out keywords over noise and unknown words: FRR, false accepts/hour, latency."""
     from tinykws.run import open_run
-    from tinykws.stream_eval import EvalOptions, apply_operating_point, evaluate, plot_tradeoff, write_json
+    from tinykws.stream.evaluate import EvalOptions, apply_operating_point, evaluate, plot_tradeoff, write_json
 
     run = open_run(run_dir)
     opts = EvalOptions(minutes=minutes, snr_db=snr, seed=seed, max_false_accepts_per_hour=max_fa,
@@ -76,14 +76,14 @@ def stream_eval(
 def _progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tinykws.cli import err_console
+    from tinykws.cli.common import err_console
 
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeRemainingColumn(), console=err_console, transient=False)
 
 
 def _print_report(report: dict, out_dir: Path, saved: bool) -> None:
-    from tinykws.cli import console, err_console
+    from tinykws.cli.common import console, err_console
 
     lat = report["latency_ms"]
     for name, k in report["per_keyword"].items():
@@ -111,7 +111,7 @@ def _print_report(report: dict, out_dir: Path, saved: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from tinykws.cli import guarded
+    from tinykws.cli.common import guarded
 
     app.command("stream")(guarded(stream))
     app.command("stream-eval")(guarded(stream_eval))

@@ -1,4 +1,4 @@
-"""The typer app: the only module that prints or exits.
+"""The typer app's top-level commands; the sub-CLIs register themselves at the end.
 
 Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
 """
@@ -6,16 +6,14 @@ Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
 from __future__ import annotations
 
 import os
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer
-from rich.console import Console
 
-from tinykws.errors import CheckFailed, TinyKWSError
+from tinykws.cli.common import console, err_console, guarded, progress as _progress
 
 app = typer.Typer(
     help="tinykws: keyword spotting for microcontrollers (train, quantize, export, verify).",
@@ -23,37 +21,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False, soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn tinykws errors into a message on stderr and the contract's exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CheckFailed as exc:
-            err_console.print(f"[bold red]check failed:[/] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-        except TinyKWSError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=False)
 
 
 def _run_training(cfg, out: Path):
-    from tinykws.train import train
+    from tinykws.model.train import train
 
     with _progress() as bar:
         load_task = bar.add_task("loading clips", total=None)
@@ -83,7 +54,7 @@ def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, se
     import dataclasses
 
     from tinykws.config import RunConfig
-    from tinykws.model import preset
+    from tinykws.model.build import preset
 
     cfg = RunConfig(model=preset(preset_name, width, depth), data_dirs=tuple(str(d) for d in data_dir))
     changes = {"seed": seed}
@@ -135,8 +106,8 @@ def profile(
 
     from tinykws.config import FeatureConfig
     from tinykws.errors import InputError
-    from tinykws.model import preset as get_preset
-    from tinykws.profile import profile_config, profile_to_dict, separable_rows
+    from tinykws.model.build import preset as get_preset
+    from tinykws.model.profile import profile_config, profile_to_dict, separable_rows
 
     if (model_file is None) == (preset is None):
         raise InputError("give exactly one of --preset NAME or MODEL_FILE")
@@ -181,7 +152,7 @@ def predict(
     engine: Annotated[str, typer.Option(help="int8 (the .tflite that runs on the MCU) or float")] = "auto",
 ) -> None:
     """Label and top-3 scores for each WAV file."""
-    from tinykws.predict import predict_files
+    from tinykws.verify.predict import predict_files
 
     for result in predict_files(run_dir, wavs, engine):
         top = "  ".join(f"{label} {score:.3f}" for label, score in result.top3)
@@ -192,7 +163,7 @@ RunArg = Annotated[Path, typer.Argument(help="run directory (or a shipped models
 
 
 def _export(run_dir: Path):
-    from tinykws.export import export_run
+    from tinykws.export.artifacts import export_run
     from tinykws.run import open_run
 
     with err_console.status("quantizing to int8 and exporting"):
@@ -213,7 +184,7 @@ def export(run_dir: RunArg) -> None:
 def _check(run_dir: Path, data_dir: list[Path], engines: str, max_drop: float, min_agreement: float,
            split: str, json_path: Optional[Path]) -> dict:
     from tinykws.run import open_run
-    from tinykws.verify import CheckOptions, check_run
+    from tinykws.verify.check import CheckOptions, check_run
 
     opts = CheckOptions(engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
                         max_drop_pp=max_drop, min_agreement=min_agreement, split=split)
@@ -255,7 +226,7 @@ def check(run_dir: RunArg, data_dir: DataDirOpt, engines: EnginesOpt = "float,tf
           max_drop: MaxDropOpt = 1.0, min_agreement: AgreeOpt = 0.95, split: SplitOpt = "auto",
           json_path: JsonOpt = None) -> None:
     """Run the same clips through every engine; exit 1 if int8 falls short."""
-    from tinykws.verify import raise_if_failed
+    from tinykws.verify.check import raise_if_failed
 
     raise_if_failed(_check(run_dir, data_dir, engines, max_drop, min_agreement, split, json_path))
 
@@ -267,7 +238,7 @@ def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-
                      batch_size: BatchOpt = None, recipe: RecipeOpt = None, max_drop: MaxDropOpt = 1.0,
                      min_agreement: AgreeOpt = 0.95) -> None:
     """Train, quantize to int8, export (TFLite, C array) and check, in one go."""
-    from tinykws.verify import raise_if_failed
+    from tinykws.verify.check import raise_if_failed
 
     cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
     _run_training(_with_epochs(cfg, epochs), out)
@@ -290,7 +261,7 @@ def cv(data_dir: DataDirOpt, out: OutOpt,
        preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0,
        depth: DepthOpt = None, batch_size: BatchOpt = None, recipe: RecipeOpt = None) -> None:
     """Speaker-grouped k-fold cross-validation: float and int8 accuracy on unseen speakers."""
-    from tinykws.cv import cross_validate
+    from tinykws.model.cv import cross_validate
 
     cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
     cfg = _with_epochs(cfg, epochs)
@@ -333,7 +304,7 @@ def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the
          notes: Annotated[Optional[Path], typer.Option(help="markdown appended to the model card")] = None) -> None:
     """Copy an exported run into a model folder with a model card (cross-validated figures)."""
     from tinykws.errors import InputError
-    from tinykws.modelcard import ship as ship_model
+    from tinykws.model.card import ship as ship_model
     from tinykws.run import open_run
 
     try:
@@ -345,7 +316,7 @@ def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the
 
 
 # --- sub-apps registered by their modules (keep one line each) ---
-from tinykws.data.cli import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
-from tinykws.codegen.cli import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702
-from tinykws.stream_cli import register as _register_stream; _register_stream(app)  # noqa: E402,E702
-from tinykws.firmware.cli import register as _register_firmware; _register_firmware(app)  # noqa: E402,E702
+from tinykws.cli.data import data_app as _data_app; app.add_typer(_data_app, name="data")  # noqa: E402,E702
+from tinykws.cli.codegen import register as _register_codegen; _register_codegen(app)  # noqa: E402,E702
+from tinykws.cli.stream import register as _register_stream; _register_stream(app)  # noqa: E402,E702
+from tinykws.cli.firmware import register as _register_firmware; _register_firmware(app)  # noqa: E402,E702

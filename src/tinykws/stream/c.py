@@ -3,7 +3,7 @@
 ``tk_recognizer.{h,c}`` are copied as they are (after the prefix rename);
 ``tk_recognizer_config.{h,c}`` are rendered from the run's StreamConfig,
 FeatureConfig and labels, so no constant is typed twice. The C mirrors
-``tinykws.stream`` exactly (see tk_recognizer.h).
+``tinykws.stream.detect`` exactly (see tk_recognizer.h).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tinykws.config import FeatureConfig, RunConfig, StreamConfig
 from tinykws.errors import InputError
-from tinykws.frontend import apply_prefix, check_prefix
+from tinykws.audio.frontend import apply_prefix, check_prefix
 from tinykws.fsutil import atomic_write_text
-from tinykws.stream import check_stream_config, keyword_mask
+from tinykws.stream.detect import check_stream_config, keyword_mask
 from tinykws.templates import render, templates_dir, unique_macro_names
 
 STATIC_SOURCES: tuple[str, ...] = ("tk_recognizer.h", "tk_recognizer.c")

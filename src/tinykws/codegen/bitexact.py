@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -38,9 +40,29 @@ def verify_against_tflm(model_bytes: bytes, n: int, seed: int = 0, source: str =
                         workdir=None) -> BitExactReport:
     """Compile the generated engine on the host and compare it with TFLite Micro on ``n`` random inputs."""
     from tinykws.codegen.host import CEngine
-    from tinykws.runtimes import TFLMEngine
+    from tinykws.verify.engines import TFLMEngine
 
     ours = CEngine(model_bytes, workdir=workdir, source=source)
     reference = TFLMEngine(model_bytes, source=source)
     x = random_inputs(n, ours.input_size, seed)
     return compare_outputs(ours.run(x), reference.run(x))
+
+
+def engine_figures(model_bytes: bytes, build_dir: Path, n_inputs: int = 0, seed: int = 0) -> dict:
+    """Memory figures of the generated engine beside TFLite Micro's, and optionally
+    the bit-exact fraction on ``n_inputs`` random inputs."""
+    from tinykws.codegen.host import CEngine, cortex_m4_flash_bytes
+    from tinykws.verify.engines import TFLMEngine, tflm_arena_bytes
+
+    engine = CEngine(model_bytes, Path(build_dir) / "host")
+    tflm_arena = tflm_arena_bytes(model_bytes)
+    figures = {"arena_bytes": engine.arena_bytes, "tflm_arena_bytes": tflm_arena,
+               "arena_ratio": engine.arena_bytes / tflm_arena, "tflite_bytes": len(model_bytes),
+               "constant_bytes": engine.engine.constant_bytes}
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("arm-none-eabi-size"):
+        figures["flash_bytes_cortex_m4"] = cortex_m4_flash_bytes(engine.engine, Path(build_dir))
+    if n_inputs:
+        x = random_inputs(n_inputs, engine.input_size, seed)
+        report = compare_outputs(engine.run(x), TFLMEngine(model_bytes).run(x))
+        figures["bitexact"] = f"{report.n_identical}/{report.n_inputs}"
+    return figures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinykws.tflite_graph import parse_graph
+from tinykws.codegen.graph import parse_graph
 
 
 @dataclass(frozen=True)

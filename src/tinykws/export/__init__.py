@@ -1,0 +1,1 @@
+"""Int8 quantization (``quantize``), the export artifacts (``artifacts``) and .tflite facts (``tflite_info``)."""

@@ -1,0 +1,1 @@
+"""Streaming detection (``detect``), its C recognizer (``c``) and the stream evaluation (``evaluate``)."""
