@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 import codegen_models as cm
 from tinykws.codegen import KERNEL_FILES, generate_engine, templates_dir
-from tinykws.codegen.host import CORTEX_M4_FLAGS, CEngine, build_program, cortex_m4_flash_bytes, run_program
-from tinykws.codegen.plan import REGION_ARENA, check_plan
 from tinykws.codegen.bitexact import compare_outputs, random_inputs
+from tinykws.codegen.host import CEngine, build_program, cortex_m4_flash_bytes, run_program
+from tinykws.codegen.plan import REGION_ARENA, check_plan
 from tinykws.errors import ModelError, UnsupportedOperatorError
+from tinykws.toolchain import CORTEX_M4_FLAGS
 from tinykws.verify.engines import TFLMEngine, tflm_arena_bytes
 
 N_RANDOM = 2000

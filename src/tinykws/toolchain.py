@@ -27,6 +27,26 @@ CROSS_GCC = "arm-none-eabi-gcc"
 
 #: Flags every file we build for a Cortex-M is compiled with.
 WARNING_FLAGS: tuple[str, ...] = ("-std=c99", "-Wall", "-Wextra", "-Werror")
+#: Host builds of generated C (gcc): strict C99, and the sanitizer build.
+STRICT_FLAGS: tuple[str, ...] = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
+SANITIZE_FLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1")
+
+
+class CompileError(TinyKWSError):
+    """The C compiler is missing or rejected the generated engine."""
+
+
+def find_compiler(name: str = "gcc") -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise CompileError(f"C compiler {name!r} not found on PATH")
+    return path
+
+
+def run_compiler(args: list[str], cwd: Path) -> None:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise CompileError(f"{' '.join(args[:1])} failed in {cwd}:\n{proc.stderr.strip()[:4000]}")
 
 
 class BuildError(TinyKWSError):
@@ -84,6 +104,9 @@ PLATFORMS: dict[str, Platform] = {
         linker_script="mps3_an547.ld",
     ),
 }
+
+#: Object files for a Cortex-M4 flash figure (arm-none-eabi-gcc -Os, no link).
+CORTEX_M4_FLAGS: tuple[str, ...] = (*PLATFORMS["cortex-m4"].cpu_flags, *WARNING_FLAGS, "-Os")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ binary files (for sanitizer builds)."""
 from __future__ import annotations
 
 import ctypes
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,28 +14,8 @@ import numpy as np
 
 from tinykws.codegen import GeneratedEngine, engine_dir, generate_engine, write_engine
 from tinykws.errors import TinyKWSError
-
-STRICT_FLAGS: tuple[str, ...] = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
-SANITIZE_FLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1")
-CORTEX_M4_FLAGS: tuple[str, ...] = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-                                    "-std=c99", "-Wall", "-Wextra", "-Werror", "-Os")
-
-
-class CompileError(TinyKWSError):
-    """The C compiler is missing or rejected the generated engine."""
-
-
-def find_compiler(name: str = "gcc") -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise CompileError(f"C compiler {name!r} not found on PATH")
-    return path
-
-
-def run_compiler(args: list[str], cwd: Path) -> None:
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0 or proc.stderr.strip():
-        raise CompileError(f"{' '.join(args[:1])} failed in {cwd}:\n{proc.stderr.strip()[:4000]}")
+from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, CompileError,
+                                find_compiler, run_compiler)
 
 
 def render_host_main(engine: GeneratedEngine) -> str:
