@@ -8,7 +8,9 @@ DATA   ?= ../shared/data/speech_commands_v0.02_real
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# gcc-multilib: the firmware WAV reader is fuzzed with a 32-bit `long` (gcc -m32), as on a Cortex-M.
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+    $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),gcc-multilib)
 
 .PHONY: setup system-deps demo test test-all firmware bench reference-model clean
 
@@ -23,8 +25,10 @@ $(VENV)/.installed: pyproject.toml
 # The Cortex-M cross compiler and emulator: apt-installed when we are root on Debian.
 system-deps:
 	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
-	    && [ -f /usr/lib/arm-none-eabi/include/stdio.h ]; then \
-	  echo "system deps: arm-none-eabi-gcc and qemu-system-arm present"; \
+	    && [ -f /usr/lib/arm-none-eabi/include/stdio.h ] \
+	    && { ! echo "$(APT_PACKAGES)" | grep -q gcc-multilib \
+	         || echo 'int main(void){return 0;}' | gcc -m32 -x c -o /dev/null - 2>/dev/null; }; then \
+	  echo "system deps: arm-none-eabi-gcc, qemu-system-arm (and gcc -m32) present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "system deps: apt-get install $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \

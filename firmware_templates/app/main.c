@@ -234,6 +234,10 @@ static int stream_wav(const char *path)
             detections += 1u;
         }
     }
+    if (status == 0 && tk_wav_failed(&reader)) {
+        fprintf(stderr, "error: %s: read error in the data chunk\n", path);
+        status = EXIT_USAGE;
+    }
     tk_wav_close(&reader);
     print_stream_summary(ticks, detections);
     return status;

@@ -5,7 +5,9 @@
  *                      (as tinykws.audio.load_clip does)
  *   tk_wav_open/read   a stream of any length, a block of samples at a time
  *
- * Anything else is refused with a message naming the file and what is wrong.
+ * Anything else is refused with a message naming the file and what is wrong,
+ * and so is a truncated file (a chunk that declares more bytes than the file
+ * holds), as tinykws.audio.io.read_wav refuses it.
  */
 #ifndef TK_WAV_H
 #define TK_WAV_H
@@ -29,7 +31,8 @@ typedef enum {
 /* An open WAV file positioned in its data chunk; treat the fields as private. */
 typedef struct {
     FILE *file;
-    unsigned long remaining; /* samples left in the data chunk */
+    uint32_t remaining; /* samples left in the data chunk */
+    int failed;         /* a read came up short after tk_wav_open checked the file */
 } tk_wav_reader_t;
 
 /* Read `path` into `pcm` (TK_FEATURES_CLIP_SAMPLES); on error `message`
@@ -42,6 +45,9 @@ tk_wav_status_t tk_wav_open(tk_wav_reader_t *reader, const char *path, char *mes
 
 /* Up to `count` next samples into `pcm`; returns how many were read (0 at the end). */
 size_t tk_wav_read(tk_wav_reader_t *reader, int16_t *pcm, size_t count);
+
+/* Non-zero when a tk_wav_read came up short of the data chunk's length (a read error). */
+int tk_wav_failed(const tk_wav_reader_t *reader);
 
 void tk_wav_close(tk_wav_reader_t *reader);
 
