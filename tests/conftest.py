@@ -12,6 +12,11 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+#: `.ci/run` sets this: a test skipped because a tool below is missing FAILS instead (CI must not go green
+#: by skipping the Cortex-M, QEMU and 32-bit tests). The tools are named in every such skip reason.
+REQUIRE_TOOLCHAIN = os.environ.get("TINYKWS_REQUIRE_TOOLCHAIN", "") == "1"
+TOOLCHAIN_WORDS = ("arm-none-eabi-gcc", "qemu-system-arm", "libnewlib-arm-none-eabi", "rdimon", "gcc-multilib")
+
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_commands_v0.02_real"
 LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
@@ -76,3 +81,22 @@ def run_copy(trained_run, tmp_path) -> Path:
     dst = tmp_path / "run"
     shutil.copytree(trained_run, dst)
     return dst
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under TINYKWS_REQUIRE_TOOLCHAIN=1 a skip for a missing cross compiler, QEMU or multilib is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (REQUIRE_TOOLCHAIN and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if any(word in reason for word in TOOLCHAIN_WORDS):
+        report.outcome = "failed"
+        report.longrepr = f"TINYKWS_REQUIRE_TOOLCHAIN=1 but this test would skip: {reason}"
