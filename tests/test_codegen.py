@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import codegen_models as cm
-from tinykws.codegen import KERNEL_FILES, generate_engine, templates_dir
+from tinykws.codegen import KERNEL_FILES, MARKER, generate_engine, templates_dir
 from tinykws.codegen.bitexact import compare_outputs, random_inputs
 from tinykws.codegen.host import CEngine, build_program, cortex_m4_flash_bytes, run_program
 from tinykws.codegen.plan import REGION_ARENA, check_plan
@@ -165,7 +165,8 @@ def test_plan_and_pipeline_checks_can_fail(models):
     """The self-checks of the plan and of the row pipeline reject broken inputs."""
     import dataclasses
 
-    from tinykws.codegen.schedule import simulate_pipeline
+    from tinykws.codegen.plan import PlanError
+    from tinykws.codegen.schedule import ScheduleError, simulate_pipeline
 
     engine = generate_engine(models["ds-cnn-like"])
     pipeline = next(step for step in engine.schedule.steps if step.is_pipeline)
@@ -173,12 +174,12 @@ def test_plan_and_pipeline_checks_can_fail(models):
     dw = next(i for i, layer in enumerate(pipeline.layers) if layer.opcode == "DEPTHWISE_CONV_2D")
     short = list(pipeline.layers)
     short[dw] = short[dw].with_fields(in_rows=short[dw].field("in_rows") - 1)
-    with pytest.raises(AssertionError):
+    with pytest.raises(ScheduleError, match="no longer holds"):
         simulate_pipeline(tuple(short))
     a, b = [buf for buf in engine.plan.buffers if buf.region == REGION_ARENA][:2]
     clash = dataclasses.replace(engine.plan, buffers=(a, dataclasses.replace(b, offset=a.offset, first=a.first,
                                                                              last=a.last)))
-    with pytest.raises(AssertionError):
+    with pytest.raises(PlanError, match="overlap"):
         check_plan(clash)
 
 
@@ -225,7 +226,7 @@ def test_cli_codegen_and_verify(models, tmp_path):
                                          "--verify", "300"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "bitexact=300/300"
-    assert sorted(p.name for p in out.iterdir()) == sorted(["kws.c", "kws.h", *KERNEL_FILES])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["kws.c", "kws.h", MARKER, *KERNEL_FILES])
     bad = CliRunner().invoke(_app(), ["codegen", str(path), "--out", str(out), "--prefix", "int"])
     assert bad.exit_code == 2
 

@@ -10,20 +10,24 @@ import typer
 
 from tinykws.errors import CheckFailed
 
+MAX_VERIFY_INPUTS = 100_000
+
 
 def codegen(
     model: Annotated[Path, typer.Argument(help="int8 .tflite model")],
-    out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
+    out: Annotated[Path, typer.Option("--out", help="output directory: new, empty or an earlier codegen output "
+                                                    "(replaced atomically; any other folder is refused)")],
     prefix: Annotated[str, typer.Option("--prefix", help="C name prefix of the generated API")] = "tinykws",
-    verify: Annotated[int, typer.Option("--verify", min=0,
+    verify: Annotated[int, typer.Option("--verify", min=0, max=MAX_VERIFY_INPUTS,
                                         help="compile on the host and compare with TFLite Micro on N random inputs")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="seed of the random verification inputs")] = 0,
 ) -> None:
     """Generate a C99 inference engine for an int8 .tflite (bit-exact with TFLite Micro)."""
     from tinykws.cli.common import console
-    from tinykws.codegen import generate_engine, write_engine
+    from tinykws.codegen import check_out_dir, generate_engine, write_engine
     from tinykws.verify.engines import read_model_bytes
 
+    check_out_dir(out)
     data = read_model_bytes(model)
     engine = generate_engine(data, prefix=prefix, source=str(model))
     write_engine(engine, out)

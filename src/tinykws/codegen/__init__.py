@@ -9,6 +9,7 @@ The generated engine is plain C99: one call per layer into our kernel library
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from tinykws.codegen.graph import parse_graph
 KERNEL_FILES: tuple[str, ...] = (
     "tkw_kernels.h", "tkw_fixedpoint.h", "tkw_conv.c", "tkw_fully_connected.c", "tkw_pool.c",
     "tkw_elementwise.c", "tkw_softmax.c", "tkw_pipeline.c",
-    "tkw_dsp.h", "tkw_conv_dsp.c", "tkw_pool_dsp.c",  # optimized back end, compiled in with __ARM_FEATURE_DSP
+    # optimized back ends, compiled in with __ARM_FEATURE_DSP (and __ARM_FEATURE_MVE for Helium)
+    "tkw_dsp.h", "tkw_dsp_util.h", "tkw_conv_dsp.c", "tkw_depthwise_dsp.c", "tkw_conv_mve.c", "tkw_pool_dsp.c",
 )
 
-__all__ = ["GeneratedEngine", "KERNEL_FILES", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",
+__all__ = ["GeneratedEngine", "KERNEL_FILES", "MARKER", "check_out_dir", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",
            "write_engine"]
 
 
@@ -73,12 +75,32 @@ def generate_engine(model_bytes: bytes, prefix: str = "tinykws", source: str = "
     return GeneratedEngine(prefix, files, model, schedule, plan)
 
 
-def write_engine(engine: GeneratedEngine, out_dir: Path) -> Path:
-    """Write every file of ``engine`` into ``out_dir`` (replaced atomically, never half-written)."""
+MARKER = "tinykws-codegen.json"  # written into every engine folder: how `codegen` recognises its own output
+
+
+def check_out_dir(out_dir: Path) -> Path:
+    """``out_dir`` may be absent, empty or an earlier engine folder (with MARKER); anything else is refused
+    (nothing is touched): the generator never deletes what it did not write."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a directory")
+        raise InputError(f"--out {out_dir}: exists and is not a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise InputError(f"--out {out_dir}: a non-empty folder that is not a tinykws codegen output "
+                         f"(no {MARKER}); refusing to replace it (give an empty or new folder)")
+    return out_dir
+
+
+def _marker(engine: GeneratedEngine) -> str:
+    return json.dumps({"tool": "tinykws codegen", "prefix": engine.prefix, "source": engine.model.source,
+                       "files": sorted(engine.files)}, indent=2) + "\n"
+
+
+def write_engine(engine: GeneratedEngine, out_dir: Path) -> Path:
+    """Write every file of ``engine`` into ``out_dir`` (replaced atomically, never half-written),
+    refusing a folder that holds anything but an earlier engine (see check_out_dir)."""
+    out_dir = check_out_dir(out_dir)
     with atomic_dir(out_dir) as tmp:
         for name, text in engine.files.items():
             (tmp / name).write_text(text)
+        (tmp / MARKER).write_text(_marker(engine))
     return out_dir

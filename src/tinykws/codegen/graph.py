@@ -108,7 +108,9 @@ def _opcode_name(code) -> tuple[str, int]:
 
 
 def _buffer_data(model, data: bytes, index: int) -> bytes | None:
-    if index <= 0 or index >= model.BuffersLength():
+    if index < 0 or index >= max(model.BuffersLength(), 1):
+        raise ModelError(f"buffer index {index} out of range (the file has {model.BuffersLength()} buffers)")
+    if index == 0:
         return None
     buf = model.Buffers(index)
     offset = int(buf.Offset()) if hasattr(buf, "Offset") else 0
@@ -122,12 +124,46 @@ def _buffer_data(model, data: bytes, index: int) -> bytes | None:
     return buf.DataAsNumpy().tobytes()
 
 
+MAX_TENSOR_BYTES = 1 << 30  # no tensor of a microcontroller model comes near this
+
+
+def _tensor_label(index: int, name: str) -> str:
+    return f"tensor {index} ('{name}')"
+
+
+def _check_shape(label: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if any(d < 0 for d in shape):
+        raise ModelError(f"{label} has a negative dimension in its shape {list(shape)}")
+    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > MAX_TENSOR_BYTES:
+        raise ModelError(f"{label} with shape {list(shape)} is larger than {MAX_TENSOR_BYTES:,} bytes")
+
+
+def _check_quantization(label: str, dtype: np.dtype, shape: tuple[int, ...], scales: tuple[float, ...],
+                        zps: tuple[int, ...], qdim: int) -> None:
+    """Every scale finite and positive, zero points in the type's range, one per channel."""
+    bad = [s for s in scales if not (np.isfinite(s) and s > 0.0)]
+    if bad:
+        raise ModelError(f"{label} has quantization scale {bad[0]!r} (scales must be finite and positive)")
+    if len(zps) != len(scales):
+        raise ModelError(f"{label} has {len(scales)} scales but {len(zps)} zero points")
+    lo, hi = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (-2 ** 31, 2 ** 31 - 1)
+    out = [z for z in zps if not lo <= z <= hi]
+    if out:
+        raise ModelError(f"{label} has zero point {out[0]} outside the {dtype} range [{lo}, {hi}]")
+    if len(scales) > 1 and not (0 <= qdim < len(shape) and shape[qdim] == len(scales)):
+        raise ModelError(f"{label} has {len(scales)} per-channel scales along dimension {qdim} "
+                         f"of shape {list(shape)}")
+
+
 def _read_tensor(model, data: bytes, t, index: int) -> Tensor:
+    name = (t.Name() or b"").decode("utf-8", "replace")
+    label = _tensor_label(index, name)
     type_code = int(t.Type())
     if type_code not in _DTYPES:
-        raise ModelError(f"tensor {index} has unsupported type code {type_code}")
+        raise ModelError(f"{label} has unsupported type code {type_code}")
     dtype = _DTYPES[type_code]
     shape = tuple(int(v) for v in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    _check_shape(label, shape, dtype)
     scales: tuple[float, ...] = ()
     zps: tuple[int, ...] = ()
     qdim = 0
@@ -136,15 +172,17 @@ def _read_tensor(model, data: bytes, t, index: int) -> Tensor:
         scales = tuple(float(v) for v in q.ScaleAsNumpy().astype(np.float32))
         zps = tuple(int(v) for v in q.ZeroPointAsNumpy()) if q.ZeroPointLength() else (0,) * len(scales)
         qdim = int(q.QuantizedDimension())
-    raw = _buffer_data(model, data, int(t.Buffer()))
+        _check_quantization(label, dtype, shape, scales, zps, qdim)
+    try:
+        raw = _buffer_data(model, data, int(t.Buffer()))
+    except ModelError as exc:
+        raise ModelError(f"{label}: {exc}") from None
     array = None
     if raw is not None:
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if len(raw) != count * dtype.itemsize:
-            raise ModelError(f"tensor {index} ({t.Name().decode()}) has {len(raw)} data bytes, "
-                             f"expected {count * dtype.itemsize}")
+            raise ModelError(f"{label} has {len(raw)} data bytes, expected {count * dtype.itemsize}")
         array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    name = (t.Name() or b"").decode("utf-8", "replace")
     return Tensor(index, name, shape, dtype, scales, zps, qdim, array)
 
 
@@ -193,7 +231,26 @@ def _read_operator(model, codes: list[tuple[str, int]], op, index: int) -> Opera
     name, version = codes[opcode_index]
     inputs = tuple(int(v) for v in op.InputsAsNumpy()) if op.InputsLength() else ()
     outputs = tuple(int(v) for v in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-    return Operator(index, name, inputs, outputs, _options_dict(_options_class(op)), version)
+    options = _options_dict(_options_class(op))
+    _check_options(f"operator {index} ({name})", options)
+    return Operator(index, name, inputs, outputs, options, version)
+
+
+# option -> allowed values (a predicate and what it means), checked for every operator that has it
+_OPTION_RULES: dict[str, tuple[Any, str]] = {
+    **{k: (lambda v: v >= 1, "at least 1") for k in (
+        "StrideH", "StrideW", "DilationHFactor", "DilationWFactor", "FilterHeight", "FilterWidth")},
+    "Padding": (lambda v: v in (0, 1), "0 (SAME) or 1 (VALID)"),
+    "FusedActivationFunction": (lambda v: 0 <= v <= 5, "an ActivationFunctionType code 0-5"),
+    "DepthMultiplier": (lambda v: v >= 0, "at least 0"),
+    "Beta": (lambda v: np.isfinite(v) and v > 0, "finite and positive"),
+}
+
+
+def _check_options(label: str, options: dict[str, Any]) -> None:
+    for key, (ok, meaning) in _OPTION_RULES.items():
+        if key in options and not ok(options[key]):
+            raise ModelError(f"{label} has option {key} = {options[key]!r} (must be {meaning})")
 
 
 def _parse(data: bytes, source: str) -> Graph:
@@ -208,11 +265,14 @@ def _parse(data: bytes, source: str) -> Graph:
     ops = tuple(_read_operator(model, codes, sub.Operators(i), i) for i in range(sub.OperatorsLength()))
     for op in ops:
         for t in op.inputs + op.outputs:
-            if t >= len(tensors) or t < -1:
+            if t >= len(tensors) or t < -1 or (t == -1 and t in op.outputs):
                 raise ModelError(f"operator {op.index} ({op.opcode}) refers to tensor {t}, "
                                  f"but there are only {len(tensors)}")
-    inputs = tuple(int(v) for v in sub.InputsAsNumpy())
-    outputs = tuple(int(v) for v in sub.OutputsAsNumpy())
+    inputs = tuple(int(v) for v in sub.InputsAsNumpy()) if sub.InputsLength() else ()
+    outputs = tuple(int(v) for v in sub.OutputsAsNumpy()) if sub.OutputsLength() else ()
+    for role, t in [("input", t) for t in inputs] + [("output", t) for t in outputs]:
+        if not 0 <= t < len(tensors):
+            raise ModelError(f"model {role} tensor {t} out of range (the model has {len(tensors)} tensors)")
     return Graph(tensors, ops, inputs, outputs, source)
 
 
@@ -224,8 +284,9 @@ def parse_graph(data: bytes, source: str = "<model>") -> Graph:
         return _parse(bytes(data), source)
     except ModelError as exc:
         raise ModelError(f"{source}: {exc}") from None
-    except Exception as exc:  # a truncated flatbuffer fails anywhere inside the generated reader
-        raise ModelError(f"{source}: corrupt or truncated .tflite file ({type(exc).__name__}: {exc})") from None
+    except Exception:  # a truncated flatbuffer fails anywhere inside the generated reader
+        raise ModelError(f"{source}: corrupt or truncated .tflite file (a table or vector of the flatbuffer "
+                         "points outside the file or holds an invalid value)") from None
 
 
 def read_model_bytes(path: Path) -> bytes:

@@ -119,6 +119,8 @@ def _check_activation(ctx: _Ctx, tensor: Tensor, role: str) -> None:
         raise ctx.refuse(f"a constant {role}")
     if tensor.shape and tensor.shape[0] != 1:
         raise ctx.refuse(f"batch size {tensor.shape[0]} of the {role}")
+    if 0 in tensor.shape:
+        raise ModelError(f"{ctx.where()}: the {role} '{tensor.name}' has an empty shape {_shape_text(tensor.shape)}")
 
 
 def _input_output(ctx: _Ctx) -> tuple[Tensor, Tensor]:
@@ -147,6 +149,8 @@ def _weights(ctx: _Ctx, position: int, role: str) -> Tensor:
     if not w.is_constant:
         raise ctx.refuse(f"non-constant {role}")
     _check_int8(ctx, w, role)
+    if 0 in w.shape:
+        raise ModelError(f"{ctx.where()}: the {role} '{w.name}' has an empty shape {_shape_text(w.shape)}")
     if any(zp != 0 for zp in w.zero_points):
         raise ctx.refuse(f"{role} with a non-zero zero point")
     return w
@@ -424,6 +428,8 @@ def _softmax(ctx: _Ctx) -> Layer:
     x, y = _input_output(ctx)
     if y.zero_point != -128 or abs(y.scale - 1.0 / 256) > 1e-9:
         raise ctx.refuse("a SOFTMAX output quantization other than scale 1/256, zero point -128")
+    if not x.shape or x.size != y.size:
+        raise ModelError(f"{ctx.where()}: SOFTMAX from {_shape_text(x.shape)} to {_shape_text(y.shape)}")
     k = quant.softmax_constants(float(ctx.option("Beta", 1.0)), x.scale)
     depth = x.shape[-1]
     fields = _fields(outer_size=x.size // depth, depth=depth, input_multiplier=k.input_multiplier,
@@ -439,14 +445,19 @@ def _pad(ctx: _Ctx) -> Layer:
     paddings = ctx.tensor_in(1)
     if not paddings.is_constant or len(x.shape) > 4:
         raise ctx.refuse("non-constant paddings or a tensor of more than 4 dimensions")
+    if paddings.size != 2 * len(x.shape) or paddings.dtype.kind != "i" or np.any(paddings.data < 0):
+        raise ModelError(f"{ctx.where()}: paddings '{paddings.name}' {paddings.data.reshape(-1).tolist()} "
+                         f"for a {len(x.shape)}-D input (one non-negative pair per dimension expected)")
     pads = np.zeros((4, 2), np.int64)
     pads[4 - len(x.shape):] = paddings.data.reshape(-1, 2)
     dims = (1,) * (4 - len(x.shape)) + x.shape
+    if tuple(int(d) for d in pads[4 - len(x.shape):].sum(axis=1) + x.shape) != y.shape:
+        raise ModelError(f"{ctx.where()}: output {_shape_text(y.shape)} does not follow from the paddings")
     value = y.zero_point
     constant = ctx.tensor_in(2, required=False) if ctx.op.opcode == "PADV2" else None
     if constant is not None:
-        if not constant.is_constant:
-            raise ctx.refuse("a non-constant pad value")
+        if not constant.is_constant or constant.dtype != np.int8 or constant.size < 1:
+            raise ctx.refuse("a pad value that is not a constant int8")
         value = int(constant.data.reshape(-1)[0])
     fields = (("in_dims", _c_initializer(dims)), ("pad_before", _c_initializer(pads[:, 0])),
               ("pad_after", _c_initializer(pads[:, 1])), ("pad_value", str(value)))
@@ -490,7 +501,28 @@ def _lower_op(graph: Graph, op: Operator, prefix: str) -> Layer:
             f"supported operators: {', '.join(SUPPORTED_OPERATORS)}")
     if len(op.outputs) != 1:
         raise ctx.refuse(f"{len(op.outputs)} outputs")
-    return lowering(ctx)
+    try:
+        return lowering(ctx)
+    except quant.QuantizationRangeError as exc:
+        raise ModelError(f"{ctx.where()}: {exc}") from None
+
+
+def _check_dataflow(graph: Graph, layers: tuple[Layer, ...]) -> None:
+    """Every layer reads the model input or an earlier layer's output; each tensor is written once;
+    the model output is written by a layer."""
+    written = {graph.inputs[0]}
+    for layer in layers:
+        for t in layer.inputs:
+            if t not in written:
+                raise ModelError(f"{graph.source}: layer {layer.index} ({layer.opcode}) reads tensor {t} "
+                                 f"('{graph.tensor(t).name}'), which no earlier layer writes")
+        if layer.output in written:
+            raise ModelError(f"{graph.source}: layer {layer.index} ({layer.opcode}) writes tensor {layer.output} "
+                             f"('{graph.tensor(layer.output).name}'), which is already written")
+        written.add(layer.output)
+    if graph.outputs[0] not in {layer.output for layer in layers}:
+        raise ModelError(f"{graph.source}: no layer writes the model output tensor {graph.outputs[0]} "
+                         f"('{graph.tensor(graph.outputs[0]).name}')")
 
 
 def lower(graph: Graph, prefix: str) -> LoweredModel:
@@ -503,6 +535,7 @@ def lower(graph: Graph, prefix: str) -> LoweredModel:
             raise UnsupportedOperatorError(f"{graph.source}: model {role} is {graph.tensor(index).dtype}, "
                                            "not int8 (quantize with int8 input and output)")
     layers = tuple(_lower_op(graph, op, prefix) for op in graph.operators)
+    _check_dataflow(graph, layers)
     used = {t for layer in layers for t in layer.inputs} | {layer.output for layer in layers}
     tensors = {i: graph.tensor(i) for i in sorted(used)}
     return LoweredModel(layers, tensors, graph.inputs[0], graph.outputs[0], graph.source)

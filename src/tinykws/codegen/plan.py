@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tinykws.codegen.lower import LoweredModel
 from tinykws.codegen.schedule import Schedule
-from tinykws.errors import UnsupportedOperatorError
+from tinykws.errors import ModelError, UnsupportedOperatorError
 
 ALIGNMENT = 4
 REGION_ARENA, REGION_INPUT, REGION_OUTPUT = "arena", "input", "output"
@@ -51,7 +51,7 @@ class MemoryPlan:
         for b in self.buffers:
             if tensor in b.tensors:
                 return b
-        raise KeyError(tensor)
+        raise ModelError(f"tensor {tensor} has no buffer in the memory plan (no layer reads or writes it)")
 
     def scratch_of_layer(self, layer_index: int) -> Buffer | None:
         return next((b for b in self.buffers if b.name == f"scratch{layer_index}"), None)
@@ -144,10 +144,17 @@ def plan_memory(model: LoweredModel, schedule: Schedule) -> MemoryPlan:
     return MemoryPlan(tuple(sorted(placed, key=lambda b: (b.first, b.name))), arena_bytes)
 
 
+class PlanError(UnsupportedOperatorError):
+    """The memory plan breaks its own invariants (a generator bug): never emit such an engine."""
+
+
 def check_plan(plan: MemoryPlan) -> None:
-    """Assert no two arena buffers that are alive at the same step share a byte."""
+    """No two arena buffers that are alive at the same step share a byte; all aligned and inside the arena."""
     arena = [b for b in plan.buffers if b.region == REGION_ARENA]
     for i, a in enumerate(arena):
-        assert a.offset % ALIGNMENT == 0 and a.offset + a.size <= plan.arena_bytes
+        if a.offset % ALIGNMENT or a.offset + a.size > plan.arena_bytes:
+            raise PlanError(f"memory plan: buffer {a.name} at {a.offset} (+{a.size}) is misaligned or outside "
+                            f"the {plan.arena_bytes}-byte arena")
         for b in arena[i + 1:]:
-            assert not (a.overlaps_in_time(b) and a.overlaps_in_space(b)), (a, b)
+            if a.overlaps_in_time(b) and a.overlaps_in_space(b):
+                raise PlanError(f"memory plan: buffers {a.name} and {b.name} overlap while both are alive")

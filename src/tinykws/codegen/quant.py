@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinykws.errors import ModelError
+
 INT8_MIN, INT8_MAX = -128, 127
 
 # TFLite fused activation codes (ActivationFunctionType)
@@ -25,10 +27,20 @@ def round_half_away(x: float) -> float:
     return math.copysign(math.floor(abs(x) + 0.5), x)
 
 
+MAX_SHIFT = 30  # the C kernels shift a 32-bit accumulator left by at most this much
+
+
+class QuantizationRangeError(ModelError):
+    """A requantization constant the int32 kernels cannot represent (the lowering names the layer)."""
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: real ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
     if real == 0.0:
         return 0, 0
+    if not (math.isfinite(real) and real > 0.0):
+        raise QuantizationRangeError(f"requantization multiplier {real!r} (from the scales) is not finite "
+                                     "and positive")
     q, shift = math.frexp(real)
     q_fixed = int(round_half_away(q * (1 << 31)))
     if q_fixed == (1 << 31):
@@ -36,6 +48,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         return 0, 0
+    if shift > MAX_SHIFT:
+        raise QuantizationRangeError(f"requantization multiplier {real:g} (from the scales) needs a left "
+                                     f"shift of {shift}, more than {MAX_SHIFT}")
     return q_fixed, shift
 
 
@@ -54,8 +69,10 @@ def per_tensor_multiplier(input_scale: float, filter_scale: float, output_scale:
 
 
 def _quantize_f32(value: float, scale: float, zero_point: int) -> int:
-    tmp = float(np.float32(value) / np.float32(scale))
-    return int(round_half_away(tmp)) + zero_point
+    with np.errstate(over="ignore"):
+        tmp = float(np.float32(value) / np.float32(scale))
+    # a tiny scale puts the bound far outside int8 (inf in float32): the int8 clamp decides anyway
+    return int(round_half_away(min(max(tmp, -2.0 ** 31), 2.0 ** 31))) + zero_point
 
 
 def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
@@ -97,6 +114,9 @@ def softmax_constants(beta: float, input_scale: float) -> SoftmaxConstants:
     integer_bits = 5
     real = min(beta * input_scale * (1 << (31 - integer_bits)), (1 << 31) - 1.0)
     multiplier, shift = quantize_multiplier(real)
+    if shift < 0:
+        raise QuantizationRangeError(f"SOFTMAX input scale {input_scale:g} with beta {beta:g} is too small "
+                                     "(negative input left shift)")
     radius = math.floor(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << shift))
     return SoftmaxConstants(multiplier, shift, -radius)
 

@@ -15,6 +15,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from tinykws.codegen.lower import Layer, LoweredModel
+from tinykws.errors import UnsupportedOperatorError
+
+
+class ScheduleError(UnsupportedOperatorError):
+    """A row pipeline the C runner could not execute (a generator bug): never emit it."""
 
 STREAMABLE_KERNELS: dict[str, str] = {
     "tkw_conv2d": "TKW_STAGE_CONV2D",
@@ -104,8 +109,8 @@ def _geometry(layer: Layer) -> tuple[int, int, int, int, int]:
 
 
 def simulate_pipeline(layers: tuple[Layer, ...]) -> None:
-    """Run the C pipeline's scheduling rule in Python and assert every row a
-    stage reads is still held in its producer's ring."""
+    """Run the C pipeline's scheduling rule in Python and check that every row a
+    stage reads is still held in its producer's ring (ScheduleError if not)."""
     done = [0] * len(layers)
     geo = [_geometry(lay) for lay in layers]
 
@@ -121,10 +126,13 @@ def simulate_pipeline(layers: tuple[Layer, ...]) -> None:
 
     while done[-1] < geo[-1][1]:
         i = next((j for j in reversed(range(len(layers))) if ready(j)), None)
-        assert i is not None, "pipeline stalled"
+        if i is None:
+            raise ScheduleError(f"row pipeline of layers {[lay.index for lay in layers]} stalls")
         if i > 0:
             held = layers[i].field("in_rows")
-            assert all(done[i - 1] - held <= r < done[i - 1] for r in rows_needed(i)), (i, done)
+            if not all(done[i - 1] - held <= r < done[i - 1] for r in rows_needed(i)):
+                raise ScheduleError(f"row pipeline: layer {layers[i].index} reads a row its producer's "
+                                    f"{held}-row ring no longer holds")
         done[i] += 1
 
 
