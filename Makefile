@@ -61,7 +61,7 @@ reference-model: setup
 	$(BIN)/tinykws train --data-dir $(DATA) --recipe $(REF_RECIPE) --out runs/$(REF_NAME)
 	$(BIN)/tinykws export runs/$(REF_NAME)
 	$(BIN)/tinykws check runs/$(REF_NAME) --data-dir $(DATA)
-	$(BIN)/tinykws stream-eval runs/$(REF_NAME) --data-dir $(DATA) --minutes 120
+	$(BIN)/tinykws stream-eval runs/$(REF_NAME) --data-dir $(DATA) --minutes 120 --write-config
 	$(BIN)/tinykws ship runs/$(REF_NAME) --cv runs/$(REF_NAME)-cv --out models/$(REF_NAME) \
 	    --notes models/recipes/$(REF_NAME).ablation.md
 

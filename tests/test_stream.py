@@ -327,7 +327,7 @@ def test_stream_eval_end_to_end(run_copy, tone_data, tmp_path):
     runner = CliRunner()
     report_path = tmp_path / "report.json"
     result = runner.invoke(app, ["stream-eval", str(run_copy), "--data-dir", str(tone_data), "--minutes", "0.5",
-                                 "--snr", "20", "--json", str(report_path)])
+                                 "--snr", "20", "--json", str(report_path), "--write-config"])
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert 0.0 <= report["false_reject_rate"] <= 1.0

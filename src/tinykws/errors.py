@@ -27,3 +27,8 @@ class UnsupportedOperatorError(ModelError):
 
 class CheckFailed(TinyKWSError):
     """A verification ran and failed (accuracy drop, mismatch): exit code 1."""
+
+
+class EnvironmentFailure(TinyKWSError):
+    """The machine, not the input, failed: disk full, read-only folder, no permission, a missing
+    compiler or a crashed emulator (CLI exit code 3). The message names the path or the tool."""

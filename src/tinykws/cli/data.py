@@ -64,7 +64,7 @@ class _StageBars:
 @guarded
 def synth(
     out: Annotated[Path, typer.Option("--out", help="folder to write (12 label folders + synth.json)")],
-    per_word: Annotated[int, typer.Option("--per-word", min=1, help="clips per label (each of the 12)")]
+    per_word: Annotated[int, typer.Option("--per-word", min=1, max=100_000, help="clips per label (each of the 12)")]
     = DEFAULT_PER_WORD,
     seed: Annotated[int, typer.Option(help="random seed: the same seed gives byte-identical files")] = 0,
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tinykws.firmware.golden import DEFAULT_COUNT
+from tinykws.firmware.golden import DEFAULT_COUNT, MAX_COUNT
 from tinykws.firmware.targets import TARGETS
 
 
@@ -18,7 +18,8 @@ def firmware(
     golden_dir: Annotated[Optional[Path], typer.Option(
         "--golden-dir", help="data folder (label sub-folders) to take the golden clips from; "
                              "default: synthesised test signals")] = None,
-    golden_count: Annotated[int, typer.Option("--golden-count", help="number of golden clips")] = DEFAULT_COUNT,
+    golden_count: Annotated[int, typer.Option("--golden-count", min=1, max=MAX_COUNT,
+                                              help="number of golden clips")] = DEFAULT_COUNT,
 ) -> None:
     """Render a firmware bundle (C engine, feature front end, streaming recognizer, app, build files, golden
     vectors)."""

@@ -1,6 +1,7 @@
 """The typer app's top-level commands; the sub-CLIs register themselves at the end.
 
-Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input.
+Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 3 the environment failed
+(see cli/common.py and README.md).
 """
 
 from __future__ import annotations
@@ -67,12 +68,16 @@ def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, se
 
 DataDirOpt = Annotated[list[Path], typer.Option("--data-dir", help="data folder (repeat to merge several)")]
 PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l, mobilenetv2-s")]
-EpochsOpt = Annotated[Optional[int], typer.Option(help="epochs (default 36, the reference schedule)")]
+MAX_EPOCHS, MAX_BATCH = 100_000, 65_536
+EpochsOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_EPOCHS,
+                                                  help="epochs (default 36, the reference schedule)")]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 WidthOpt = Annotated[float, typer.Option(help="channel width multiplier")]
 DepthOpt = Annotated[Optional[int], typer.Option(help="number of depthwise separable blocks")]
-BatchOpt = Annotated[Optional[int], typer.Option(help="batch size (default 100)")]
+BatchOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_BATCH, help="batch size (default 100)")]
 OutOpt = Annotated[Path, typer.Option("--out", help="run directory to write")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="retrain an existing run directory: first removes "
+                                                         "everything tinykws wrote into it")]
 
 
 RecipeOpt = Annotated[Optional[Path], typer.Option(help="JSON of training settings (TrainConfig fields)")]
@@ -82,8 +87,11 @@ RecipeOpt = Annotated[Optional[Path], typer.Option(help="JSON of training settin
 @guarded
 def train(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None,
           seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None, batch_size: BatchOpt = None,
-          recipe: RecipeOpt = None) -> None:
+          recipe: RecipeOpt = None, force: ForceOpt = False) -> None:
     """Train a DS-CNN on Speech Commands-style folders; writes a run directory."""
+    from tinykws.run import prepare_run_dir
+
+    prepare_run_dir(out, force)
     cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
     _run_training(_with_epochs(cfg, epochs), out)
 
@@ -214,8 +222,8 @@ def _print_check(report: dict, out_dir: Path) -> None:
 
 
 EnginesOpt = Annotated[str, typer.Option(help="comma-separated engines: float,tflite-float,int8,tflm (and c, qemu)")]
-MaxDropOpt = Annotated[float, typer.Option(help="largest allowed int8 accuracy drop, in points")]
-AgreeOpt = Annotated[float, typer.Option(help="smallest allowed float/int8 top-1 agreement (0-1)")]
+MaxDropOpt = Annotated[float, typer.Option(min=0.0, max=100.0, help="largest allowed int8 accuracy drop, in points")]
+AgreeOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="smallest allowed float/int8 top-1 agreement (0-1)")]
 SplitOpt = Annotated[str, typer.Option(help="auto (held-out split of the run's own data, else all), validation, all")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="also write check.json here")]
 
@@ -236,10 +244,12 @@ def check(run_dir: RunArg, data_dir: DataDirOpt, engines: EnginesOpt = "float,tf
 def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s",
                      epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None,
                      batch_size: BatchOpt = None, recipe: RecipeOpt = None, max_drop: MaxDropOpt = 1.0,
-                     min_agreement: AgreeOpt = 0.95) -> None:
+                     min_agreement: AgreeOpt = 0.95, force: ForceOpt = False) -> None:
     """Train, quantize to int8, export (TFLite, C array) and check, in one go."""
+    from tinykws.run import prepare_run_dir
     from tinykws.verify.check import raise_if_failed
 
+    prepare_run_dir(out, force)
     cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
     _run_training(_with_epochs(cfg, epochs), out)
     exported = _export(out)
@@ -256,7 +266,8 @@ def train_and_export(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-
 def cv(data_dir: DataDirOpt, out: OutOpt,
        extra_train_dir: Annotated[Optional[list[Path]], typer.Option(
            "--extra-train-dir", help="folders used for training only (e.g. synthesised speech)")] = None,
-       folds: Annotated[int, typer.Option("--folds", "-k", help="number of speaker-grouped folds")] = 5,
+       folds: Annotated[int, typer.Option("--folds", "-k", min=2, max=100,
+                                          help="number of speaker-grouped folds")] = 5,
        only_fold: Annotated[Optional[list[int]], typer.Option("--fold", help="run only these folds")] = None,
        preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None, seed: SeedOpt = 0, width: WidthOpt = 1.0,
        depth: DepthOpt = None, batch_size: BatchOpt = None, recipe: RecipeOpt = None) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+MAX_MINUTES = 24 * 60.0
 RunArg = Annotated[Path, typer.Argument(help="run directory or shipped model folder (config.json + int8.tflite)")]
 
 
@@ -36,14 +37,19 @@ def stream(
 def stream_eval(
     run_dir: RunArg,
     data_dir: Annotated[list[Path], typer.Option("--data-dir", help="data folder(s) of held-out clips")],
-    minutes: Annotated[float, typer.Option(help="length of the test stream in minutes")] = 60.0,
+    minutes: Annotated[float, typer.Option(min=0.05, max=MAX_MINUTES,
+                                           help="length of the test stream in minutes")] = 60.0,
     snr: Annotated[float, typer.Option("--snr", help="speech over background noise, dB")] = 20.0,
     seed: Annotated[int, typer.Option(help="random seed of the stream")] = 0,
-    max_fa: Annotated[float, typer.Option("--max-fa-per-hour", help="false accepts per hour allowed at the "
+    max_fa: Annotated[float, typer.Option("--max-fa-per-hour", min=0.0, help="false accepts per hour allowed at the "
                                                                    "chosen operating point")] = 0.5,
     threshold: Annotated[Optional[int], typer.Option(
-        help="evaluate this int8 threshold only (no sweep, config.json unchanged)")] = None,
-    save: Annotated[bool, typer.Option(help="write the chosen threshold into the run's config.json")] = True,
+        min=-128, max=127, help="evaluate this int8 threshold only (no sweep, config.json unchanged)")] = None,
+    write_config: Annotated[bool, typer.Option(
+        "--write-config", help="write the chosen threshold into the run's config.json")] = False,
+    into_shipped: Annotated[bool, typer.Option(
+        "--into-shipped-model", help="with --write-config: allow changing a shipped model folder's config.json "
+                                     "(models/NAME, made by `tinykws ship`)")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder of the report and plot "
                                                               "(default RUN/stream)")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="also write the report here")] = None,
@@ -56,6 +62,7 @@ def stream_eval(
     from tinykws.stream.evaluate import EvalOptions, apply_operating_point, evaluate, plot_tradeoff, write_json
 
     run = open_run(run_dir)
+    _check_write_config(run.path, write_config, into_shipped, threshold)
     opts = EvalOptions(minutes=minutes, snr_db=snr, seed=seed, max_false_accepts_per_hour=max_fa,
                        fixed_threshold=threshold)
     with _progress() as bar:
@@ -68,9 +75,23 @@ def stream_eval(
         write_json(report, json_path)
     if threshold is None:
         plot_tradeoff(report, out_dir / "tradeoff.png")
-        if save:
+        if write_config:
             apply_operating_point(run, report)
-    _print_report(report, out_dir, saved=threshold is None and save)
+    _print_report(report, out_dir, saved=threshold is None and write_config)
+
+
+def _check_write_config(run_dir: Path, write_config: bool, into_shipped: bool, threshold: Optional[int]) -> None:
+    """Refuse, before any work, a config.json change that was not asked for explicitly enough."""
+    from tinykws.errors import InputError
+    from tinykws.run import is_shipped
+
+    if write_config and threshold is not None:
+        raise InputError("--write-config writes the threshold a sweep chooses; it cannot go with --threshold")
+    if write_config and is_shipped(run_dir) and not into_shipped:
+        raise InputError(f"{run_dir / 'config.json'}: belongs to a shipped model folder; add "
+                         "--into-shipped-model to change its threshold")
+    if into_shipped and not write_config:
+        raise InputError("--into-shipped-model only makes sense with --write-config")
 
 
 def _progress():

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinykws.firmware.golden import DEFAULT_COUNT, GoldenSet, clips_from_dir, compute_golden, synthesise_clips
+from tinykws.firmware.golden import DEFAULT_COUNT, MAX_COUNT, GoldenSet, clips_from_dir, compute_golden, synthesise_clips
 from tinykws.firmware.targets import BUILDERS, TARGETS, Context, check_target
 from tinykws.fsutil import atomic_dir
 from tinykws.errors import InputError
@@ -37,8 +37,8 @@ class Bundle:
 
 
 def _golden(run, facts, golden_dir: Path | None, count: int) -> GoldenSet:
-    if count < 1:
-        raise InputError(f"--golden-count must be at least 1, got {count}")
+    if not 1 <= count <= MAX_COUNT:
+        raise InputError(f"--golden-count must be between 1 and {MAX_COUNT}, got {count}")
     if golden_dir is not None:
         named = clips_from_dir(golden_dir, run.config, count)
         source = f"first clips of each label folder of {Path(golden_dir).name}"

@@ -25,6 +25,7 @@ from tinykws.audio.mfcc import mfcc, normalise, quantize_input
 #: float32 error is 2.7e-4 at most over the 3,174 real clips (tests/test_frontend.py).
 FEATURE_TOLERANCE = 5e-4
 DEFAULT_COUNT = 4
+MAX_COUNT = 64  # golden clips are compiled into the firmware's flash
 
 
 @dataclass(frozen=True)
