@@ -16,7 +16,7 @@ import codegen_models as cm
 from test_codegen import varied_inputs
 from tinykws.codegen import generate_engine
 from tinykws.codegen.device import build_device_program, run_device_program
-from tinykws.codegen.lower import _requant_is_fast
+from tinykws.codegen.dsp import requant_is_fast as _requant_is_fast
 from tinykws.codegen.bitexact import compare_outputs
 from tinykws.toolchain import toolchain_available
 from tinykws.verify.engines import TFLMEngine

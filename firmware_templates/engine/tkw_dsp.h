@@ -28,6 +28,11 @@ int tkw_dsp_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t 
 int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output,
                                   int32_t y0, int32_t y1);
 
+#if TKW_HAVE_MVE
+/* 1x1 convolutions (stride 1, no padding) with Helium (tkw_conv_mve.c). */
+int tkw_mve_pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
+#endif
+
 /* Adds one input row of a MEAN over height and width to the int32 sums. */
 int tkw_dsp_mean_add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums);
 

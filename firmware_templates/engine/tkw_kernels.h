@@ -37,13 +37,18 @@ typedef struct {
     const int32_t *bias;        /* [out_c] or NULL */
     const int32_t *multiplier;  /* [out_c] per-channel requantization */
     const int32_t *shift;       /* [out_c] */
-    /* For the optimized kernels (tkw_conv_dsp.c), computed by the generator: */
-    const int32_t *folded_bias; /* [out_c] bias + input_offset * (sum of the channel's filter taps), or NULL */
+    /* For the optimized kernels (tkw_conv_dsp.c, tkw_depthwise_dsp.c, tkw_conv_mve.c), computed by the
+     * generator (tinykws.codegen.dsp); NULL/0 where a layer does not qualify (the portable kernel runs): */
     int32_t fast_requant;       /* 1: every shift <= -1 and |accumulator| < 2^30 for all inputs, so
-                                 * the requantization may use SMMULR (same results) */
-    const int32_t *channel_blocks; /* depthwise, instead of folded_bias: per group of four channels the
-                                 * folded biases, then (multiplier, rounding, right shift) each */
+                                 * the requantization may use SMMLAR (same results) */
+    const int32_t *filter_pairs; /* conv: [out_c][ceil(k / 4)][2] int16 pairs of doubled taps (0, 2) and
+                                 * (1, 3) of each group of four, zero-padded; k = filter_h * filter_w * in_c */
+    const int32_t *channel_params; /* conv: [out_c][4] 2 * (bias + input_offset * sum of the channel's taps),
+                                 * multiplier, rounding with the output offset, right shift */
+    const int32_t *channel_blocks; /* depthwise: per group of four channels the doubled folded biases [4],
+                                 * (multiplier, rounding, right shift) [4], then the filter columns */
     int32_t *work;              /* transient work buffer of the optimized kernels, or NULL */
+    int32_t work_words;         /* its size in 32-bit words; a kernel that needs more declines the layer */
 } tkw_conv_params_t;
 
 /* FULLY_CONNECTED: output[b][o] from input[b][accum_depth], filter [out_depth][accum_depth]. */

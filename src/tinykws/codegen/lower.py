@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.codegen import quant
+from tinykws.codegen import dsp, quant
 from tinykws.errors import ModelError, UnsupportedOperatorError
 from tinykws.codegen.graph import Graph, Operator, Tensor
 
@@ -181,81 +181,19 @@ def _ref(array: ConstArray | None) -> str:
     return array.symbol if array is not None else "NULL"
 
 
-# --- constants of the optimized kernels (tkw_conv_dsp.c) ----------------------------
-
-MAX_FAST_DEPTHWISE_TAPS = 16  # the optimized depthwise kernel keeps one input pointer per tap
-
-
-@dataclass(frozen=True)
-class _FastConv:
-    fields: tuple[tuple[str, str], ...]
-    arrays: tuple[ConstArray, ...]
-    work_bytes: int
-
-
-def _requant_is_fast(w: np.ndarray, bias: np.ndarray, zero_point: int, shifts: np.ndarray,
-                     output_zero_point: int) -> bool:
-    """SMMULR requantization gives TFLite's results when every shift is a right
-    shift and |accumulator| < 2^30 for every input (bound from the weights);
-    the output offset may be added before the rounding shift (as offset * 2^shift)
-    when that sum cannot overflow either."""
-    x_max = max(abs(-128 - zero_point), abs(127 - zero_point))
-    bound = np.abs(bias) + np.abs(w).sum(axis=1) * x_max
-    right = -np.minimum(shifts, 0)
-    rounding = bound + 2.0 ** (right - 1) + abs(output_zero_point) * 2.0 ** right
-    return bool(np.all(shifts <= -1) and np.all(bound < 2 ** 30) and np.all(rounding < 2 ** 31))
-
-
-FAST_CONV_COLUMNS = 5  # pixels per block of the optimized convolution (COLUMNS in tkw_conv_dsp.c)
-
-
-def _conv_work_bytes(k: int, im2col: bool) -> int:
-    """FAST_CONV_COLUMNS columns of k values as int16 pairs, tail values as
-    int32 (+ a k-byte im2col column)."""
-    words = FAST_CONV_COLUMNS * ((k // 4) * 2 + k % 4)
-    return 4 * words + (4 * ((k + 3) // 4) if im2col else 0)
-
+# --- constants of the optimized kernels: tinykws.codegen.dsp ----------------------
 
 def _fast_conv(ctx: _Ctx, w: Tensor, bias: ConstArray | None, zero_point: int, multipliers: np.ndarray,
-               shifts: np.ndarray, depthwise: bool, multiplier: int, output_zero_point: int) -> _FastConv:
-    """folded_bias, fast_requant and the work buffer of the optimized kernels, or
-    NULL/0 when they would not be used (the portable kernel runs instead)."""
-    out_c = w.shape[3] if depthwise else w.shape[0]
-    taps = w.data.astype(np.int64).reshape(-1, out_c).T if depthwise else w.data.astype(np.int64).reshape(out_c, -1)
-    b = bias.values.astype(np.int64) if bias is not None else np.zeros(out_c, np.int64)
-    eligible = _requant_is_fast(taps, b, zero_point, np.asarray(shifts, np.int64), output_zero_point)
-    if depthwise:
-        eligible = eligible and multiplier == 1 and out_c % 4 == 0 and taps.shape[1] <= MAX_FAST_DEPTHWISE_TAPS
-        k_h, k_w = w.shape[1], w.shape[2]
-        columns = (ctx.tensor_out().shape[2] - 1) * int(ctx.option("StrideW", 1)) \
-            + (k_w - 1) * int(ctx.option("DilationWFactor", 1)) + 1
-        work = out_c + 4 * columns * (4 * (k_h // 2) + 2 * (k_h % 2))  # zero-point row + unpacked input columns
-    else:
-        k_h, k_w = w.shape[1], w.shape[2]
-        im2col = (k_h, k_w) != (1, 1) or ctx.option("StrideH", 1) != 1 or ctx.option("StrideW", 1) != 1
-        work = _conv_work_bytes(taps.shape[1], im2col)
-    if not eligible:
-        return _FastConv(_fields(folded_bias="NULL", fast_requant=0, channel_blocks="NULL", work="NULL"), (), 0)
-    folded = b - zero_point * taps.sum(axis=1)
-    if depthwise:
-        blocks = ctx.array("channel_blocks", "int32_t",
-                           channel_blocks(folded, multipliers, shifts, output_zero_point))
-        return _FastConv(_fields(folded_bias="NULL", fast_requant=1, channel_blocks=blocks.symbol, work="NULL"),
-                         (blocks,), work)
-    folded_a = ctx.array("folded_bias", "int32_t", folded)
-    return _FastConv(_fields(folded_bias=folded_a.symbol, fast_requant=1, channel_blocks="NULL", work="NULL"),
-                     (folded_a,), work)
-
-
-def channel_blocks(folded_bias: np.ndarray, multipliers, shifts, output_zero_point: int) -> np.ndarray:
-    """Per group of four channels, 16 int32: the four folded biases, then per
-    channel (multiplier, rounding term with the output offset, right shift),
-    as tkw_conv_dsp.c's depthwise kernel reads them."""
-    right = -np.asarray(shifts, np.int64)
-    rounding = (np.int64(1) << (right - 1)) + (np.int64(output_zero_point) << right)
-    rq = np.stack([np.asarray(multipliers, np.int64), rounding, right], axis=-1).reshape(-1, 12)
-    blocks = np.concatenate([np.asarray(folded_bias, np.int64).reshape(-1, 4), rq], axis=1)
-    return ((blocks + 2 ** 31) % 2 ** 32 - 2 ** 31).reshape(-1)
+               shifts: np.ndarray, depthwise: bool, multiplier: int, output_zero_point: int) -> dsp.FastConv:
+    """The optimized kernels' constants and work buffer, or NULL/0 when they would not be used."""
+    k_h, k_w = w.shape[1], w.shape[2]
+    s_w, d_w = int(ctx.option("StrideW", 1)), int(ctx.option("DilationWFactor", 1))
+    im2col = (k_h, k_w) != (1, 1) or ctx.option("StrideH", 1) != 1 or s_w != 1
+    out_w = ctx.tensor_out().shape[2]
+    geometry = dsp.ConvGeometry(k_h, k_w, w.shape[3], ctx.tensor_in(0).shape[2], out_w, s_w, d_w, im2col)
+    columns = (out_w - 1) * s_w + (k_w - 1) * d_w + 1
+    return dsp.fast_conv(ctx.array, w.data, bias.values if bias is not None else None, zero_point, multipliers,
+                         shifts, output_zero_point, depthwise, multiplier, geometry, columns)
 
 
 # --- operators -------------------------------------------------------------------

@@ -14,7 +14,11 @@ from tinykws import __version__
 from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
 from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
 from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step
-from tinykws.errors import InputError
+from tinykws.errors import InputError, UnsupportedOperatorError
+
+
+class GeneratorError(UnsupportedOperatorError):
+    """The generator would emit an engine that breaks its own contracts (a bug, never silently emitted)."""
 
 C_KEYWORDS = frozenset("""
 auto break case char const continue default do double else enum extern float for goto if inline int long
@@ -57,7 +61,8 @@ def _pointer(plan: MemoryPlan, tensor: int, writable: bool) -> str:
     if b.region == REGION_ARENA:
         return f"&arena[{b.offset}]"
     if b.region == REGION_INPUT:
-        assert not writable, "the model input is read-only"
+        if writable:
+            raise GeneratorError(f"tensor {tensor}: a layer would write the model input, which is read-only")
         return "input"
     return "output"
 
@@ -107,15 +112,19 @@ def _buffer_rows(plan: MemoryPlan, schedule: Schedule) -> list[dict]:
 
 
 def _with_work_buffers(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str) -> tuple[Layer, ...]:
-    """Point each layer's ``work`` field at its step's work buffer in the arena."""
+    """Point each layer's ``work`` field at its step's work buffer in the arena and set
+    ``work_words`` to that buffer's size (the kernels check their need against it)."""
     layers = []
     for layer in model.layers:
         work = plan.work_of_step(schedule.step_of(layer.index)) if layer.work_bytes else None
+        if layer.work_bytes and work is None:
+            raise GeneratorError(f"layer {layer.index}: needs {layer.work_bytes} work bytes, the plan has none")
         if work is not None:
-            assert work.offset % 4 == 0 and work.size >= layer.work_bytes
-            pointer = f"&{prefix}_arena[{work.offset // 4}]"
-            layer = dataclasses.replace(layer, fields=tuple((k, pointer if k == "work" else v)
-                                                            for k, v in layer.fields))
+            if work.offset % 4 or work.size < layer.work_bytes:
+                raise GeneratorError(f"layer {layer.index}: work buffer {work.name} ({work.size} bytes at "
+                                     f"{work.offset}) is misaligned or smaller than its {layer.work_bytes} bytes")
+            values = {"work": f"&{prefix}_arena[{work.offset // 4}]", "work_words": str(work.size // 4)}
+            layer = dataclasses.replace(layer, fields=tuple((k, values.get(k, v)) for k, v in layer.fields))
         layers.append(layer)
     return tuple(layers)
 
