@@ -6,13 +6,13 @@ RUN    ?= runs/demo
 TARGET ?= host
 DATA   ?= ../shared/data/speech_commands_v0.02_real
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export TF_ENABLE_ONEDNN_OPTS ?= 0
+
 
 # gcc-multilib: the firmware WAV reader is fuzzed with a 32-bit `long` (gcc -m32), as on a Cortex-M.
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
     $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),gcc-multilib)
 
-.PHONY: setup system-deps demo test test-all firmware bench reference-model clean
+.PHONY: setup system-deps demo test test-all firmware bench docs reference-model clean
 
 setup: $(VENV)/.installed system-deps
 
@@ -53,6 +53,10 @@ firmware: setup
 bench: setup
 	$(BIN)/python -m tinykws.bench --out bench
 
+# README's figures from the results files (copies bench/results.json to docs/results/bench.json if present).
+docs: setup
+	$(BIN)/python -m tinykws.docs
+
 # The shipped reference model: cross-validate the recipe, retrain on all speakers, export, ship.
 REF_NAME   ?= ds-cnn-s-kws12
 REF_RECIPE ?= models/recipes/$(REF_NAME).json
@@ -64,6 +68,7 @@ reference-model: setup
 	$(BIN)/tinykws stream-eval runs/$(REF_NAME) --data-dir $(DATA) --minutes 120 --write-config
 	$(BIN)/tinykws ship runs/$(REF_NAME) --cv runs/$(REF_NAME)-cv --out models/$(REF_NAME) \
 	    --notes models/recipes/$(REF_NAME).ablation.md
+	$(BIN)/python -m tinykws.docs
 
 clean:
 	rm -rf runs data/synth bench .pytest_cache

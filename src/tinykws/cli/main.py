@@ -308,12 +308,13 @@ def _apply_recipe(cfg, recipe: Optional[Path]):
 @guarded
 def ship(run_dir: RunArg, cv_dir: Annotated[Path, typer.Option("--cv", help="the tinykws cv output folder")],
          out: Annotated[Path, typer.Option("--out", help="model folder to write, e.g. models/ds-cnn-s-kws12")],
-         data_note: Annotated[str, typer.Option(help="data and licence paragraph of the model card")] = (
-             "Trained on the 3,174 real clips of ../shared/data/speech_commands_v0.02_real, a subset of the test "
-             "set of Speech Commands v0.02 (Pete Warden, arXiv:1804.03209), licensed CC BY 4.0; the model is "
-             "released under the same licence terms."),
+         data_note: Annotated[Optional[str], typer.Option(
+             help="data and licence paragraph of the model card (default: made from the run's config.json, "
+                  "its data folders, and the clip count of cv.json)")] = None,
          notes: Annotated[Optional[Path], typer.Option(help="markdown appended to the model card")] = None) -> None:
-    """Copy an exported run into a model folder with a model card (cross-validated figures)."""
+    """Copy an exported run into a model folder with a model card (cross-validated figures).
+
+    Refuses (exit 2) a cv.json made from another recipe than the run's config.json."""
     from tinykws.errors import InputError
     from tinykws.model.card import ship as ship_model
     from tinykws.run import open_run
