@@ -61,6 +61,8 @@ def _check_row(check: dict | None) -> tuple[str, str]:
     engines = ", ".join(f"{name} {100 * e['accuracy']:.2f}%" for name, e in check["engines"].items())
     agreement = check.get("agreement", {}).get("float_vs_int8")
     extra = f"; float/int8 agreement {100 * agreement:.2f}%" if agreement is not None else ""
+    identical = check.get("litert_vs_tflm", {}).get("identical_outputs")
+    extra += f"; LiteRT and TFLite Micro bit-identical on {100 * identical:.2f}%" if identical is not None else ""
     return f"the shipped model, `tinykws check` on {check['n_clips']:,} held-out clips", engines + extra
 
 
