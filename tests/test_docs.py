@@ -73,7 +73,8 @@ def test_regions_are_generated_from_the_results_files(repo: Path) -> None:
     text = (repo / "README.md").read_text()
     assert json.loads((repo / "docs" / "results" / "bench.json").read_text()) == BENCH  # committed copy
     assert "71.25% ± 2.00" in text and "3 of 3 folds, drop 0.37 points" in text and "hand-typed" not in text
-    assert "| Memory | ds-cnn-s arena | 6,400 bytes | 24,240 (TFLite Micro runtime arena) | 3.79x |" in text
+    assert "Memory:\n\n| figure | ours | baseline | ratio |" in text
+    assert "| ds-cnn-s arena | 6,400 bytes | 24,240 (TFLite Micro runtime arena) | 3.79x |" in text
     assert "not measured: check.json is missing" in text and "device_skipped: no QEMU" in text
     assert "text kept" in text
     assert docs.main(["--root", str(repo), "--check"]) == 0

@@ -113,13 +113,16 @@ def bench_region(results: dict | None) -> str:
     facts = results.get("facts", {})
     lines = [f"`make bench` of {facts.get('date_utc', '(date not recorded)')} UTC on a {facts.get('machine', '?')} "
              f"machine, Python {facts.get('python', '?')}; presets {', '.join(results.get('presets', []))} "
-             f"(`{BENCH_RESULTS}`; `bench/results.md` has the notes):", "",
-             "| section | figure | ours | baseline | ratio |", "|---|---|---:|---|---:|"]
+             f"(`{BENCH_RESULTS}`; `bench/results.md` has the notes)."]
+    section = None
     for row in results.get("rows", []):
+        if row["section"] != section:
+            section = row["section"]
+            lines += ["", f"{section}:", "", "| figure | ours | baseline | ratio |", "|---|---:|---|---:|"]
         unit, ratio = row.get("unit", ""), row.get("ratio")
         baseline = (f"{_number(row.get('baseline'), unit)} ({row['baseline_name']})" if row.get("baseline_name")
                     else _number(row.get("baseline"), unit))
-        lines.append(f"| {row['section']} | {row['figure']} | {_number(row.get('ours'), unit)} {unit} | {baseline} | "
+        lines.append(f"| {row['figure']} | {_number(row.get('ours'), unit)} {unit} | {baseline} | "
                      f"{'—' if ratio is None else f'{ratio:.2f}x'} |")
     skipped = sorted(k for k in facts if k.endswith("_skipped"))
     if skipped:
