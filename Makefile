@@ -9,7 +9,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 
 # gcc-multilib: the firmware WAV reader is fuzzed with a 32-bit `long` (gcc -m32), as on a Cortex-M.
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+# flac, vorbis-tools: FLAC and OGG files made by independent encoders for the audio reader's tests.
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm flac vorbis-tools \
     $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),gcc-multilib)
 
 .PHONY: setup system-deps demo test test-all firmware bench docs reference-model clean
@@ -25,6 +26,7 @@ $(VENV)/.installed: pyproject.toml
 # The Cortex-M cross compiler and emulator: apt-installed when we are root on Debian.
 system-deps:
 	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
+	    && command -v flac >/dev/null && command -v oggenc >/dev/null \
 	    && [ -f /usr/lib/arm-none-eabi/include/stdio.h ] \
 	    && { ! echo "$(APT_PACKAGES)" | grep -q gcc-multilib \
 	         || echo 'int main(void){return 0;}' | gcc -m32 -x c -o /dev/null - 2>/dev/null; }; then \

@@ -68,7 +68,7 @@ def test_several_dirs_merge(tmp_path):
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="empty.*no WAV"):
+    with pytest.raises(DataError, match="empty.*no audio clips"):
         discover([tmp_path / "empty"], DEFAULT_LABELS)
     with pytest.raises(DataError, match="not a folder"):
         discover([tmp_path / "missing"], DEFAULT_LABELS)

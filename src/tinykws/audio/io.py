@@ -1,8 +1,11 @@
-"""Read and write WAV files, validated, with errors that name the file.
+"""Read audio files (WAV, FLAC, OGG/Vorbis) and write WAV, validated, with errors that name the file.
 
-``read_wav`` accepts PCM 8/16/24/32-bit and IEEE float32/64, any number of
-channels (down-mixed to mono) and any sample rate (resampled with a
-polyphase filter). ``load_clip`` further pads or crops to one clip length.
+``read_audio`` (alias ``read_wav``) parses PCM 8/16/24/32-bit and IEEE
+float32/64 WAV itself, and reads FLAC, OGG/Vorbis and every other WAV
+encoding (mu-law, A-law, ADPCM, ...) through ``soundfile`` (libsndfile,
+shipped in its wheel). Any number of channels is down-mixed to mono and any
+plausible sample rate is resampled with a polyphase filter. ``load_clip``
+further pads or crops to one clip length.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from tinykws.fsutil import atomic_write_bytes
 _PCM = 1
 _FLOAT = 3
 _EXTENSIBLE = 0xFFFE
+MIN_RATE_HZ = 1000
+MAX_RATE_HZ = 384_000  # the highest rate of common audio interfaces; beyond it a header is corrupt
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+
+
+class _Unsupported(AudioError):
+    """A valid WAV container whose encoding our own parser does not decode (soundfile may)."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +78,10 @@ def _parse_fmt(path: Path, fmt: bytes) -> tuple[int, int, int, int]:
             raise AudioError(f"{path}: WAVE_FORMAT_EXTENSIBLE header too short")
         (tag,) = struct.unpack("<H", fmt[24:26])
     if tag not in (_PCM, _FLOAT):
-        raise AudioError(f"{path}: unsupported WAV encoding (format tag {tag}); PCM or IEEE float only")
+        raise _Unsupported(f"{path}: unsupported WAV encoding (format tag {tag})")
     if channels < 1:
         raise AudioError(f"{path}: WAV declares {channels} channels")
-    if rate < 1000:
-        raise AudioError(f"{path}: implausible sample rate {rate} Hz")
+    _check_rate(path, rate)
     valid = {_PCM: (8, 16, 24, 32), _FLOAT: (32, 64)}[tag]
     if bits not in valid:
         raise AudioError(f"{path}: {bits}-bit {'PCM' if tag == _PCM else 'float'} is not supported")
@@ -96,15 +105,70 @@ def _decode(raw: bytes, tag: int, bits: int) -> np.ndarray:
     return np.frombuffer(raw, dtype="<i4").astype(np.float64) / float(1 << 31)
 
 
-def read_wav(path: Path | str, target_rate: int | None = 16000) -> tuple[np.ndarray, WavInfo]:
-    """Read a WAV file as mono float32 in [-1, 1], resampled to ``target_rate``."""
-    path = Path(path)
+def _check_rate(path: Path, rate: int) -> None:
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioError(f"{path}: implausible sample rate {rate} Hz (expected {MIN_RATE_HZ} to {MAX_RATE_HZ})")
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise AudioError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise AudioError(f"{path}: is a directory, not a WAV file") from None
+        raise AudioError(f"{path}: is a directory, not an audio file") from None
+    except PermissionError:
+        raise AudioError(f"{path}: permission denied") from None
+
+
+def read_audio(path: Path | str, target_rate: int | None = 16000) -> tuple[np.ndarray, WavInfo]:
+    """Read a WAV, FLAC or OGG file as mono float32 in [-1, 1], resampled to ``target_rate``."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) == 0:
+        raise AudioError(f"{path}: empty file")
+    if data[:4] in (b"RIFF", b"RIFX") or path.suffix.lower() == ".wav":
+        try:
+            samples, info = _parse_wav(path, data)
+        except _Unsupported:
+            samples, info = _read_soundfile(path, data)
+    else:
+        samples, info = _read_soundfile(path, data)
+    if not np.all(np.isfinite(samples)):
+        raise AudioError(f"{path}: samples are NaN or infinite")
+    if target_rate is not None and info.sample_rate != target_rate:
+        samples = resample(samples, info.sample_rate, target_rate)
+    return samples.astype(np.float32), info
+
+
+read_wav = read_audio
+
+
+def _read_soundfile(path: Path, data: bytes) -> tuple[np.ndarray, WavInfo]:
+    """FLAC, OGG/Vorbis and the WAV encodings libsndfile knows; truncation and corruption are errors."""
+    import io
+
+    import soundfile
+
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            rate, channels, frames, subtype = f.samplerate, f.channels, f.frames, f.subtype
+            _check_rate(path, rate)
+            samples = f.read(dtype="float64", always_2d=True)
+    except soundfile.LibsndfileError as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc.error_string})") from None
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+    if len(samples) == 0:
+        raise AudioError(f"{path}: no samples")
+    if frames > 0 and len(samples) < frames:
+        raise AudioError(f"{path}: truncated: the header declares {frames} frames but only {len(samples)} decode")
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+    info = WavInfo(rate, channels, bits.get(subtype, 0), 0, len(samples))
+    return samples.mean(axis=1), info
+
+
+def _parse_wav(path: Path, data: bytes) -> tuple[np.ndarray, WavInfo]:
     chunks = _chunks(path, data)
     tag, channels, rate, bits = _parse_fmt(path, chunks[b"fmt "])
     raw = chunks[b"data"]
@@ -114,10 +178,7 @@ def read_wav(path: Path | str, target_rate: int | None = 16000) -> tuple[np.ndar
     if len(raw) == 0:
         raise AudioError(f"{path}: the data chunk is empty (no samples)")
     samples = _decode(raw, tag, bits).reshape(-1, channels).mean(axis=1)
-    info = WavInfo(rate, channels, bits, tag, len(samples))
-    if target_rate is not None and rate != target_rate:
-        samples = resample(samples, rate, target_rate)
-    return samples.astype(np.float32), info
+    return samples, WavInfo(rate, channels, bits, tag, len(samples))
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -136,7 +197,7 @@ def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
 
 
 def load_clip(path: Path | str, sample_rate: int = 16000, clip_samples: int = 16000) -> np.ndarray:
-    samples, _ = read_wav(path, sample_rate)
+    samples, _ = read_audio(path, sample_rate)
     return fit_length(samples, clip_samples).astype(np.float32)
 
 

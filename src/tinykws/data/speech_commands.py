@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinykws.audio.io import AUDIO_SUFFIXES
 from tinykws.config import KEYWORDS, SILENCE, UNKNOWN
 from tinykws.errors import DataError
 
@@ -94,8 +95,9 @@ def _read_list(path: Path) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def _wavs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.wav") if p.is_file())
+def _audio_files(folder: Path) -> list[Path]:
+    """The audio files of a folder (WAV, FLAC, OGG), in a stable order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def _discover_dir(root: Path, labels: tuple[str, ...], validation_pct: float, test_pct: float):
@@ -106,10 +108,10 @@ def _discover_dir(root: Path, labels: tuple[str, ...], validation_pct: float, te
     testing = _read_list(root / "testing_list.txt")
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if folder.name == BACKGROUND:
-            noise.extend(_wavs(folder))
+            noise.extend(_audio_files(folder))
             continue
         label = _label_for(folder.name, labels)
-        for wav in _wavs(folder):
+        for wav in _audio_files(folder):
             speaker = speaker_of(wav)
             if full:
                 rel = f"{folder.name}/{wav.name}"
@@ -143,7 +145,7 @@ def discover(data_dirs: list[Path] | tuple[Path, ...], labels: tuple[str, ...],
             raise DataError(f"{root}: not a folder")
         c, n = _discover_dir(root, labels, 100.0 * validation_share, 100.0 * test_share)
         if not c:
-            raise DataError(f"{root}: no WAV clips found (expected label folders such as yes/ no/ _unknown_/)")
+            raise DataError(f"{root}: no audio clips (.wav, .flac, .ogg) found (expected label folders such as yes/ no/ _unknown_/)")
         clips.extend(c)
         noise.extend(n)
     unknown_labels = sorted({c.label for c in clips} - set(labels))
