@@ -2,7 +2,8 @@ import numpy as np
 
 from tinykws.config import DEFAULT_LABELS, FeatureConfig, TrainConfig
 from tinykws.data.augment import augment_audio as augment
-from tinykws.model.train import epoch_indices, lr_for_epoch
+from tinykws.data.pipeline import epoch_indices
+from tinykws.model.train import lr_for_epoch
 
 
 def test_epoch_mix_has_configured_shares():

@@ -91,6 +91,8 @@ class TrainConfig:
     spec_freq_width: int = 0  # mel bins, at most
     mixup_alpha: float = 0.0
     label_smoothing: float = 0.1  # +1.9 points on a held-out speaker fold of the real clips
+    balance_classes: bool = True  # every keyword drawn equally often per epoch (repeats for scarce ones)
+    speed_range: float = 0.0  # speed perturbation: factor uniform in [1 - r, 1 + r]
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,17 @@ def mfcc_from_log_mel(log_mel_spec: np.ndarray, cfg: FeatureConfig = FeatureConf
     return (log_mel_spec @ dct_matrix(cfg.n_mels, cfg.n_mfcc)).astype(np.float32)
 
 
+_CHUNK = 256  # clips per step: bounds the float64 frame and spectrum arrays to ~100 MB
+
+
 def mfcc(audio: np.ndarray, cfg: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """MFCC of one clip (clip_samples,) or a batch (B, clip_samples) -> (..., 49, 10) float32."""
+    """MFCC of one clip (clip_samples,) or a batch (B, clip_samples) -> (..., 49, 10) float32.
+
+    Large batches are computed in chunks of 256 clips: the intermediate frames and spectra are
+    ~40 times the size of the audio, and all at once they would take gigabytes."""
+    audio = np.asarray(audio)
+    if audio.ndim == 2 and len(audio) > _CHUNK:
+        return np.concatenate([mfcc(audio[i : i + _CHUNK], cfg) for i in range(0, len(audio), _CHUNK)])
     return mfcc_from_log_mel(log_mel(audio, cfg), cfg)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels: training runs about 2x faster on x86 CPUs than with TensorFlow's default here
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import typer
 
@@ -24,7 +26,7 @@ app = typer.Typer(
 )
 
 
-def _run_training(cfg, out: Path):
+def _run_training(cfg, out: Path, distribute: str = "none"):
     from tinykws.model.train import train
 
     with _progress() as bar:
@@ -38,7 +40,8 @@ def _run_training(cfg, out: Path):
             bar.update(epoch_task, completed=epoch,
                        description=f"training (loss {row['loss']:.3f}, val acc {row['val_accuracy']:.3f})")
 
-        result = train(cfg, out, load_progress=on_load, on_epoch=on_epoch)
+        result = train(cfg, out, load_progress=on_load, on_epoch=on_epoch, distribute=distribute,
+                       on_counts=_print_counts)
     for message in result.skipped:
         err_console.print(f"[yellow]skipped:[/] {message}", highlight=False)
     if result.skipped:
@@ -48,6 +51,20 @@ def _run_training(cfg, out: Path):
                   f"{result.best_epoch}; {result.train_clips_per_s:.0f} clips/s")
     console.print(f"run directory: {out}")
     return result
+
+
+def _print_counts(counts: dict[str, dict[str, int]]) -> None:
+    """Per-label clip counts of each split, as loaded (the keywords are balanced per epoch)."""
+    from rich.table import Table
+
+    table = Table(title="clips per label")
+    table.add_column("label")
+    for split in counts:
+        table.add_column(split, justify="right")
+    labels = next(iter(counts.values())).keys() if counts else ()
+    for label in labels:
+        table.add_row(label, *(f"{counts[split][label]:,}" for split in counts))
+    err_console.print(table)
 
 
 def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, seed: int, width: float,
@@ -81,19 +98,22 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="retrain an existing run
 
 
 RecipeOpt = Annotated[Optional[Path], typer.Option(help="JSON of training settings (TrainConfig fields)")]
+DistributeOpt = Annotated[str, typer.Option(
+    help="none | mirrored (tf.distribute.MirroredStrategy over all local GPUs) | multiworker "
+         "(MultiWorkerMirroredStrategy, cluster from TF_CONFIG); the batch size is global")]
 
 
 @app.command()
 @guarded
 def train(data_dir: DataDirOpt, out: OutOpt, preset: PresetOpt = "ds-cnn-s", epochs: EpochsOpt = None,
           seed: SeedOpt = 0, width: WidthOpt = 1.0, depth: DepthOpt = None, batch_size: BatchOpt = None,
-          recipe: RecipeOpt = None, force: ForceOpt = False) -> None:
+          recipe: RecipeOpt = None, distribute: DistributeOpt = "none", force: ForceOpt = False) -> None:
     """Train a DS-CNN on Speech Commands-style folders; writes a run directory."""
     from tinykws.run import prepare_run_dir
 
     prepare_run_dir(out, force)
     cfg = _apply_recipe(_train_config(data_dir, preset, None, seed, width, depth, batch_size), recipe)
-    _run_training(_with_epochs(cfg, epochs), out)
+    _run_training(_with_epochs(cfg, epochs), out, distribute)
 
 
 def _with_epochs(cfg, epochs: Optional[int]):
@@ -281,7 +301,14 @@ def cv(data_dir: DataDirOpt, out: OutOpt,
         console.print(f"fold {r.fold}: {r.n_test} clips, float {100 * r.float_accuracy:.2f}%, "
                       f"int8 {100 * r.int8_accuracy:.2f}%, agreement {100 * r.agreement:.2f}% ({r.seconds:.0f} s)")
 
-    report = cross_validate(cfg, data_dir, extra_train_dir or [], folds, out, only_fold, on_fold)
+    with _progress() as bar:
+        task = bar.add_task("cross-validation", total=None)
+
+        def on_epoch(epoch: int, total: int, row: dict) -> None:
+            bar.update(task, completed=epoch, total=total,
+                       description=f"fold training (val acc {row['val_accuracy']:.3f})")
+
+        report = cross_validate(cfg, data_dir, extra_train_dir or [], folds, out, only_fold, on_fold, on_epoch)
     f, q = report["float_accuracy"], report["int8_accuracy"]
     console.print(f"{len(report['folds'])} folds: float {100 * f['mean']:.2f}% +- {100 * f['std']:.2f}, "
                   f"int8 {100 * q['mean']:.2f}% +- {100 * q['std']:.2f} (drop {report['int8_drop_pp']:.2f} pp); "
@@ -298,10 +325,15 @@ def _apply_recipe(cfg, recipe: Optional[Path]):
         return cfg
     try:
         overrides = json.loads(recipe.read_text())
-        return cfg.replace(train=dataclasses.replace(cfg.train, **{k: tuple(v) if isinstance(v, list) else v
-                                                                   for k, v in overrides.items()}))
-    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        train = dataclasses.replace(cfg.train, **{k: tuple(v) if isinstance(v, list) else v
+                                                  for k, v in overrides.items()})
+    except (OSError, json.JSONDecodeError, TypeError, AttributeError) as exc:
         raise InputError(f"{recipe}: not a usable recipe ({exc})") from None
+    for name in ("epochs", "batch_size"):
+        value = getattr(train, name)
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{recipe}: {name} must be a whole number of at least 1, got {value!r}")
+    return cfg.replace(train=train)
 
 
 @app.command()

@@ -1,11 +1,14 @@
-"""On-the-fly augmentation for training: time shift, background noise, gain,
-SpecAugment-style masking of the log-mel spectrogram, and mixup."""
+"""Per-clip augmentation in numpy: time shift, background noise, gain, SpecAugment-style
+masking of the log-mel spectrogram, and mixup; and ``reference_batches``, the first
+training input path built from them (training itself uses ``tinykws.data.pipeline``)."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
-from tinykws.config import FeatureConfig, TrainConfig
+from tinykws.config import SILENCE, FeatureConfig, RunConfig, TrainConfig
 
 
 def noise_crop(noise: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -62,3 +65,31 @@ def mixup(x: np.ndarray, y: np.ndarray, alpha: float, rng: np.random.Generator) 
     perm = rng.permutation(len(x))
     lx = lam.reshape((-1,) + (1,) * (x.ndim - 1))
     return lx * x + (1 - lx) * x[perm], lam[:, None] * y + (1 - lam[:, None]) * y[perm]
+
+
+def reference_batches(audio: np.ndarray, y: np.ndarray, noise: list[np.ndarray], cfg: RunConfig,
+                      seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of (features, one-hot labels) batches the way tinykws first trained: clip by
+    clip in numpy (augment, float64 MFCC), one batch at a time on one thread. The baseline that
+    ``make bench`` measures ``tinykws.data.pipeline`` against, in the same run."""
+    from tinykws.audio.mfcc import log_mel, mfcc_from_log_mel, normalise
+    from tinykws.data.pipeline import epoch_indices
+
+    rng = np.random.default_rng(seed)
+    tc, fc = cfg.train, cfg.features
+    idx = epoch_indices(y, cfg.labels, tc, rng)
+    silence_id = cfg.labels.index(SILENCE) if SILENCE in cfg.labels else 0
+    eye = np.eye(len(cfg.labels), dtype=np.float32)
+    for start in range(0, len(idx), tc.batch_size):
+        batch = idx[start : start + tc.batch_size]
+        clips = np.stack([audio[i] if i >= 0 else
+                          (rng.uniform(0.0, 1.0) * noise_crop(noise, fc.clip_samples, rng) if noise
+                           else np.zeros(fc.clip_samples, np.float32)) for i in batch])
+        labels = eye[[y[i] if i >= 0 else silence_id for i in batch]]
+        spec = log_mel(augment_audio(clips, noise, tc, fc, rng), fc)
+        if tc.spec_time_masks or tc.spec_freq_masks:
+            spec = spec_augment(spec, tc, rng)
+        x = normalise(mfcc_from_log_mel(spec, fc), cfg.normalisation)[..., None]
+        if tc.mixup_alpha:
+            x, labels = mixup(x, labels, tc.mixup_alpha, rng)
+        yield x.astype(np.float32), labels

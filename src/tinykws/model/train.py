@@ -1,27 +1,32 @@
-"""tf.data pipeline and training loop.
+"""Training loop: a run's data, the model, the schedule and the best checkpoint.
 
-Clips are held in memory as waveforms; each epoch draws a training mix
-(keywords plus configurable shares of silence and unknown words), augments
-it on the fly (random time shift, background noise mixed in) and computes
-the MFCC in numpy, batch by batch, through ``tf.data.Dataset.from_generator``.
+Clips are decoded once and held as an int16 bank; every epoch draws a fresh,
+class-balanced mix and augmentation plan (``tinykws.data.pipeline``), whose
+batches are assembled in vectorised numpy and turned into MFCC by tf.signal in
+parallel ``tf.data`` map calls while the model trains. ``--distribute``
+trains under a ``tf.distribute`` strategy (all local GPUs, or several machines
+with ``TF_CONFIG``); the batch size is then global.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
-from tinykws.config import SILENCE, UNKNOWN, FeatureConfig, RunConfig, TrainConfig, save_config
+from tinykws.audio.mfcc import compute_normalisation, mfcc, model_input
+from tinykws.config import SILENCE, RunConfig, TrainConfig, save_config
 from tinykws.data.loading import LoadedClips, load_clips, load_noise
+from tinykws.data.pipeline import NoiseBank, plan_epoch, training_dataset
 from tinykws.data.speech_commands import TRAIN, VALIDATION, Dataset, discover
-from tinykws.errors import DataError
-from tinykws.data.augment import augment_audio, mixup, noise_crop, spec_augment
-from tinykws.audio.mfcc import compute_normalisation, log_mel, mfcc, mfcc_from_log_mel, model_input, normalise
+from tinykws.errors import DataError, InputError
 from tinykws.fsutil import atomic_write_text
+
+DISTRIBUTE = ("none", "mirrored", "multiworker")
 
 
 @dataclass(frozen=True)
@@ -59,63 +64,6 @@ def prepare_data(dataset: Dataset, cfg: RunConfig, progress=None) -> TrainingDat
     y_train = np.array([label_index[c.label] for c in train.clips], np.int32)
     y_val = np.array([label_index[c.label] for c in val.clips], np.int32)
     return TrainingData(train, val, y_train, y_val, noise, train.skipped + val.skipped + tuple(skipped_noise))
-
-
-def epoch_indices(y: np.ndarray, labels: tuple[str, ...], tc: TrainConfig, rng: np.random.Generator) -> np.ndarray:
-    """Indices of one epoch's mix: every keyword clip once, silence and unknown
-    drawn to their configured shares (index -1 means generated silence)."""
-    silence_id = labels.index(SILENCE) if SILENCE in labels else -2
-    unknown_id = labels.index(UNKNOWN) if UNKNOWN in labels else -2
-    keywords = np.flatnonzero((y != silence_id) & (y != unknown_id))
-    base = max(len(keywords), 1)
-    total = base / max(1e-6, 1.0 - tc.silence_share - tc.unknown_share)
-    parts = [keywords]
-    for class_id, share in ((unknown_id, tc.unknown_share), (silence_id, tc.silence_share)):
-        pool = np.flatnonzero(y == class_id)
-        n = int(round(total * share))
-        if n == 0:
-            continue
-        if len(pool) == 0:
-            if class_id == silence_id:
-                parts.append(np.full(n, -1))
-            continue
-        parts.append(rng.choice(pool, size=n, replace=n > len(pool)))
-    idx = np.concatenate(parts)
-    rng.shuffle(idx)
-    return idx
-
-
-def _silence_clip(noise: list[np.ndarray], fc: FeatureConfig, rng: np.random.Generator) -> np.ndarray:
-    if not noise:
-        return np.zeros(fc.clip_samples, np.float32)
-    return rng.uniform(0.0, 1.0) * noise_crop(noise, fc.clip_samples, rng)
-
-
-def augmented_features(audio: np.ndarray, data: "TrainingData", cfg: RunConfig,
-                       rng: np.random.Generator) -> np.ndarray:
-    tc = cfg.train
-    spec = log_mel(augment_audio(audio, data.noise, tc, cfg.features, rng), cfg.features)
-    if tc.spec_time_masks or tc.spec_freq_masks:
-        spec = spec_augment(spec, tc, rng)
-    return normalise(mfcc_from_log_mel(spec, cfg.features), cfg.normalisation)[..., None]
-
-
-def training_batches(data: TrainingData, cfg: RunConfig, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of augmented (features, one-hot labels) batches; a new mix per call."""
-    rng = np.random.default_rng(seed)
-    tc = cfg.train
-    idx = epoch_indices(data.y_train, cfg.labels, tc, rng)
-    silence_id = cfg.labels.index(SILENCE) if SILENCE in cfg.labels else 0
-    eye = np.eye(len(cfg.labels), dtype=np.float32)
-    for start in range(0, len(idx), tc.batch_size):
-        batch = idx[start : start + tc.batch_size]
-        audio = np.stack([data.train.audio[i] if i >= 0 else _silence_clip(data.noise, cfg.features, rng)
-                          for i in batch])
-        y = eye[[data.y_train[i] if i >= 0 else silence_id for i in batch]]
-        x = augmented_features(audio, data, cfg, rng)
-        if tc.mixup_alpha:
-            x, y = mixup(x, y, tc.mixup_alpha, rng)
-        yield x.astype(np.float32), y
 
 
 def lr_for_epoch(epoch: int, tc: TrainConfig) -> float:
@@ -158,15 +106,31 @@ def plot_history(history: list[dict], path: Path) -> None:
 EpochCallback = Callable[[int, int, dict], None]
 
 
-def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
-        on_epoch: EpochCallback | None = None) -> tuple[list[dict], float]:
-    """Train; keep the weights of the best validation epoch. Returns (history, clips/s)."""
+def distribution_strategy(name: str | None):
+    """None for one device; MirroredStrategy over every local device (GPUs, or logical CPUs);
+    MultiWorkerMirroredStrategy over the machines that ``TF_CONFIG`` names."""
     import tensorflow as tf
 
-    tc = cfg.train
-    spec = (tf.TensorSpec((None, cfg.features.n_frames, cfg.features.n_mfcc, 1), tf.float32),
-            tf.TensorSpec((None, len(cfg.labels)), tf.float32))
-    x_val = model_input(data.val.audio, cfg.features, cfg.normalisation) if len(data.val.clips) else None
+    if name in (None, "none"):
+        return None
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise InputError("--distribute multiworker needs TF_CONFIG (the cluster and this worker's task) "
+                             "in the environment; see README, 'Training on several machines'")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise InputError(f"unknown --distribute {name!r}; choose one of {', '.join(DISTRIBUTE)}")
+
+
+def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
+        on_epoch: EpochCallback | None = None) -> tuple[list[dict], float]:
+    """Train; keep the weights of the best validation epoch. Returns (history, clips/s end to end)."""
+    tc, fc = cfg.train, cfg.features
+    bank = data.train.int16()
+    noise = NoiseBank(data.noise, fc.clip_samples)
+    x_val = model_input(data.val.audio, fc, cfg.normalisation) if len(data.val.clips) else None
+    y_val = np.eye(len(cfg.labels), dtype=np.float32)[data.y_val]
     history: list[dict] = []
     best = (-1.0, 0)
     best_weights = model.get_weights()
@@ -174,18 +138,15 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
     for epoch in range(tc.epochs):
         model.optimizer.learning_rate.assign(lr_for_epoch(epoch, tc))
         epoch_seed = tc.seed * 1000 + epoch
-        n_clips = len(epoch_indices(data.y_train, cfg.labels, tc, np.random.default_rng(epoch_seed)))
-        ds = tf.data.Dataset.from_generator(
-            lambda s=epoch_seed: training_batches(data, cfg, s), output_signature=spec
-        ).prefetch(2)
+        plan = plan_epoch(data.y_train, cfg.labels, tc, fc, noise, np.random.default_rng(epoch_seed))
+        ds = training_dataset(plan, bank, noise, fc, tc, cfg.normalisation, len(cfg.labels), epoch_seed)
         t0 = time.perf_counter()
-        logs = model.fit(ds, epochs=1, verbose=0, shuffle=False, steps_per_epoch=-(-n_clips // tc.batch_size)).history
+        logs = model.fit(ds, epochs=1, verbose=0, shuffle=False).history
         busy += time.perf_counter() - t0
-        seen += n_clips
+        seen += len(plan)
         row = {"epoch": epoch + 1, "lr": float(lr_for_epoch(epoch, tc)),
                "loss": float(logs["loss"][-1]), "accuracy": float(logs["accuracy"][-1])}
         if x_val is not None:
-            y_val = np.eye(len(cfg.labels), dtype=np.float32)[data.y_val]
             val_loss, val_acc = model.evaluate(x_val, y_val, verbose=0, batch_size=256)
         else:
             val_loss, val_acc = row["loss"], row["accuracy"]
@@ -210,14 +171,19 @@ def compile_model(model, cfg: RunConfig) -> None:
 
 
 def train(cfg: RunConfig, run_dir: Path, load_progress=None, on_epoch: EpochCallback | None = None,
-          dataset: Dataset | None = None) -> TrainResult:
+          dataset: Dataset | None = None, distribute: str | None = None,
+          on_counts: Callable[[dict[str, dict[str, int]]], None] | None = None) -> TrainResult:
     """Train a model on ``cfg.data_dirs`` (or an already split ``dataset``) and write the run directory."""
+    import contextlib
+
     import keras
 
     from tinykws.model.build import build_model
 
     if dataset is None:
         dataset = discover([Path(d) for d in cfg.data_dirs], cfg.labels, cfg.train.validation_share)
+    if on_counts is not None:
+        on_counts({split: dataset.counts(split) for split in (TRAIN, VALIDATION)})
     data = prepare_data(dataset, cfg, load_progress)
     clean = mfcc(data.train.audio, cfg.features)
     cfg = cfg.replace(normalisation=compute_normalisation(clean))
@@ -226,8 +192,10 @@ def train(cfg: RunConfig, run_dir: Path, load_progress=None, on_epoch: EpochCall
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.json")
     atomic_write_text(run_dir / "labels.txt", "\n".join(cfg.labels) + "\n")
-    model = build_model(cfg.model, cfg.features, len(cfg.labels))
-    compile_model(model, cfg)
+    strategy = distribution_strategy(distribute)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(cfg.model, cfg.features, len(cfg.labels))
+        compile_model(model, cfg)
     history, rate = fit(model, data, cfg, run_dir, on_epoch)
     tmp = run_dir / ".model.tmp.keras"
     model.save(tmp)
