@@ -32,6 +32,18 @@ def test_cv_cli_writes_mean_and_spread(tone_data, tmp_path):
     assert set(report["int8_accuracy"]) == {"mean", "std", "min", "max"}
     assert report["k"] == 3 and report["folds"][0]["n_test"] > 0
 
+    # a second run resumes: the finished folds are read back, not trained again; another recipe is refused
+    model = tmp_path / "cv" / "fold0" / "model.keras"
+    stamp = model.stat().st_mtime_ns
+    again = CliRunner().invoke(app, ["cv", "--data-dir", str(tone_data), "--out", str(tmp_path / "cv"), "-k", "3",
+                                     "--fold", "0", "--fold", "2", "--epochs", "1", "--width", "0.25"])
+    assert again.exit_code == 0, again.output
+    assert model.stat().st_mtime_ns == stamp
+    assert json.loads((tmp_path / "cv" / "cv.json").read_text())["int8_accuracy"] == report["int8_accuracy"]
+    other = CliRunner().invoke(app, ["cv", "--data-dir", str(tone_data), "--out", str(tmp_path / "cv"), "-k", "3",
+                                     "--fold", "0", "--epochs", "2", "--width", "0.25"])
+    assert other.exit_code == 2 and "another recipe" in other.output and model.stat().st_mtime_ns == stamp
+
     shipped = tmp_path / "models" / "tiny-kws12"
     result = CliRunner().invoke(app, ["ship", str(tmp_path / "cv" / "fold0"), "--cv", str(tmp_path / "cv"),
                                       "--out", str(shipped)])

@@ -75,9 +75,36 @@ def run_fold(cfg: RunConfig, dataset: Dataset, fold: int, out: Path, on_epoch=No
     report = evaluate_fold(run_dir, dataset)
     atomic_write_text(run_dir / "fold.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     recall = {label: v["recall"] for label, v in report["engines"]["int8"]["per_class"].items()}
-    return FoldResult(fold, report["n_clips"], report["engines"]["float"]["accuracy"],
-                      report["engines"]["int8"]["accuracy"], report["agreement"]["float_vs_int8"], recall,
-                      time.perf_counter() - t0)
+    result = FoldResult(fold, report["n_clips"], report["engines"]["float"]["accuracy"],
+                        report["engines"]["int8"]["accuracy"], report["agreement"]["float_vs_int8"], recall,
+                        time.perf_counter() - t0)
+    record = {"result": dataclasses.asdict(result), "config": _recipe_of(cfg)}
+    atomic_write_text(run_dir / _DONE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+_DONE = "fold_result.json"  # written last: a fold with it is complete and is not trained again
+
+
+def _recipe_of(cfg: RunConfig) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def finished_fold(cfg: RunConfig, out: Path, fold: int) -> FoldResult | None:
+    """The result of a fold completed by an earlier run of the same recipe, or None.
+
+    A fold made with another recipe is an error: its folder is never overwritten."""
+    path = out / f"fold{fold}" / _DONE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        result = FoldResult(**record["result"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: unreadable fold result ({exc}); remove that fold folder to train it again") from None
+    if record.get("config") != _recipe_of(cfg):
+        raise DataError(f"{path}: fold {fold} was trained with another recipe; use another --out")
+    return result
 
 
 def summary(results: list[FoldResult]) -> dict:
@@ -104,11 +131,13 @@ def cross_validate(cfg: RunConfig, eval_dirs: list[Path], extra_dirs: list[Path]
     splits = speaker_folds(evaluation.clips, k)
     results = []
     for i in folds if folds is not None else range(k):
-        result = run_fold(cfg, fold_dataset(evaluation, extra, splits[i][1]), i, out, on_epoch)
+        result = finished_fold(cfg, out, i)
+        if result is None:
+            result = run_fold(cfg, fold_dataset(evaluation, extra, splits[i][1]), i, out, on_epoch)
         results.append(result)
         if on_fold is not None:
             on_fold(result)
-    report = summary(results) | {"k": k, "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "cv.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+        report = summary(results) | {"k": k, "config": _recipe_of(cfg)}
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "cv.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
