@@ -189,6 +189,14 @@ def _train(args: Callable[[Ctx], list[str]], named: Callable[[Ctx], str]) -> Cal
     return setup
 
 
+def _recipe(c: Ctx, **fields) -> Path:
+    import json
+
+    path = c.tmp / "recipe.json"
+    path.write_text(json.dumps(fields))
+    return path
+
+
 def _run_cmd(make: Callable[[Ctx, Path], tuple[list[str], str]], shipped: bool = False):
     return lambda c: make(c, c.run(shipped))
 
@@ -208,6 +216,8 @@ CASES = [
     Case("train-epochs-0", _train(lambda c: ["--out", str(c.tmp / "new"), "--epochs", "0"], lambda c: "--epochs"), 2),
     Case("train-epochs-negative", _train(lambda c: ["--out", str(c.tmp / "new"), "--epochs", "-3"],
                                          lambda c: "--epochs"), 2),
+    Case("train-recipe-epochs-0", _train(lambda c: ["--out", str(c.tmp / "new"), "--recipe", str(_recipe(c, epochs=0))],
+                                         lambda c: str(c.tmp / "recipe.json")), 2),
     Case("train-batch-size-0", _train(lambda c: ["--out", str(c.tmp / "new"), "--batch-size", "0"],
                                       lambda c: "--batch-size"), 2),
     Case("stream-eval-write-shipped", _run_cmd(lambda c, run: (
@@ -329,3 +339,15 @@ def test_stream_eval_leaves_config_alone_unless_asked(run_copy, tone_data, tmp_p
     assert result.exit_code == 0, result.output
     assert (run_copy / "config.json").read_bytes() == before
     assert "threshold written" not in result.output
+
+
+def test_missing_compiler_is_an_environment_failure(tmp_path, model_bytes, monkeypatch):
+    """No gcc on PATH: exit 3 naming the compiler (the engine itself was generated: exit 3 is about the machine)."""
+    import tinykws.toolchain
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(model_bytes)
+    monkeypatch.setattr(tinykws.toolchain.shutil, "which", lambda name: None)
+    result = CliRunner().invoke(app, ["codegen", str(model), "--out", str(tmp_path / "engine"), "--verify", "2"])
+    assert result.exit_code == 3, result.output
+    assert "'gcc' not found" in result.output and "Traceback" not in result.output

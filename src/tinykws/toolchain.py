@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from tinykws.errors import InputError, TinyKWSError
+from tinykws.errors import EnvironmentFailure, InputError, TinyKWSError
 from tinykws.templates import templates_dir
 
 QEMU = "qemu-system-arm"
@@ -36,10 +36,14 @@ class CompileError(TinyKWSError):
     """The C compiler is missing or rejected the generated engine."""
 
 
+class CompilerMissing(CompileError, EnvironmentFailure):
+    """No C compiler on PATH: the environment failed (CLI exit code 3)."""
+
+
 def find_compiler(name: str = "gcc") -> str:
     path = shutil.which(name)
     if path is None:
-        raise CompileError(f"C compiler {name!r} not found on PATH")
+        raise CompilerMissing(f"C compiler {name!r} not found on PATH")
     return path
 
 
@@ -53,8 +57,8 @@ class BuildError(TinyKWSError):
     """The cross compiler failed; the message carries its output."""
 
 
-class QemuError(TinyKWSError):
-    """QEMU could not run the firmware to its end (missing, timed out)."""
+class QemuError(EnvironmentFailure):
+    """QEMU could not run the firmware to its end (missing, timed out, crashed): CLI exit code 3."""
 
 
 @dataclass(frozen=True)
