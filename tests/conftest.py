@@ -100,3 +100,29 @@ def pytest_runtest_makereport(item, call):
     if any(word in reason for word in TOOLCHAIN_WORDS):
         report.outcome = "failed"
         report.longrepr = f"TINYKWS_REQUIRE_TOOLCHAIN=1 but this test would skip: {reason}"
+
+
+#: Settings under which the tone data is learnt in a few epochs (the default recipe needs thousands of steps).
+FAST_RECIPE = {"learning_rates": [0.005, 0.002, 0.0005], "noise_prob": 0.0, "label_smoothing": 0.0}
+
+
+@pytest.fixture(scope="session")
+def learned_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(run, data): a DS-CNN trained 12 epochs on 6 tone speakers x 4 takes (it learns them), exported."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from tinykws.cli import app
+
+    root = tmp_path_factory.mktemp("learned")
+    data = make_tone_dataset(root / "data", speakers=6, takes=4, seed=3)
+    recipe = root / "recipe.json"
+    recipe.write_text(json.dumps(FAST_RECIPE))
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--data-dir", str(data), "--out", str(root / "run"), "--epochs", "12",
+                                 "--width", "0.5", "--batch-size", "16", "--seed", "1", "--recipe", str(recipe)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["export", str(root / "run")])
+    assert result.exit_code == 0, result.output
+    return root / "run", data

@@ -26,12 +26,8 @@ def test_check_reports_contract_fields(run_copy, tone_data, tmp_path):
     assert report["engines"]["float"]["accuracy"] == report["engines"]["tflite-float"]["accuracy"]
 
 
-def test_check_fails_with_exit_1_when_drop_exceeds_limit(run_copy, tone_data):
-    result = runner.invoke(app, ["check", str(run_copy), "--data-dir", str(tone_data), "--engines", "float,int8",
-                                 "--max-drop", "-101"])
-    assert result.exit_code == 1
-    assert "drop" in result.output
-    assert json.loads((run_copy / "check" / "check.json").read_text())["passed"] is False
+# exit 1 when int8 falls short: tests/test_learning.py breaks the int8 model of a run that has learnt
+# (a negative --max-drop is refused at parse time now)
 
 
 def test_labels_not_matching_model_output_is_exit_2(run_copy, tone_data):
