@@ -287,4 +287,7 @@ def training_dataset(plan: EpochPlan, bank: np.ndarray, noise: NoiseBank, fc: Fe
     n_batches = -(-len(plan) // batch)
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))  # Keras then knows the epoch's steps
+    options = tf.data.Options()  # under a multi-worker strategy each worker takes its share of the batches
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = ds.with_options(options)
     return ds.map(features, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)

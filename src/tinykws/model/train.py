@@ -107,14 +107,15 @@ EpochCallback = Callable[[int, int, dict], None]
 
 
 def distribution_strategy(name: str | None):
-    """None for one device; MirroredStrategy over every local device (GPUs, or logical CPUs);
+    """None for one device; MirroredStrategy over every local GPU (or, without one, every logical CPU device);
     MultiWorkerMirroredStrategy over the machines that ``TF_CONFIG`` names."""
     import tensorflow as tf
 
     if name in (None, "none"):
         return None
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
             raise InputError("--distribute multiworker needs TF_CONFIG (the cluster and this worker's task) "
