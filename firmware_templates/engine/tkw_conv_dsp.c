@@ -33,6 +33,9 @@
 #define COLUMNS 5
 #define GROUP_WORDS (2 * COLUMNS)
 #define UNROLLED_GROUPS 16 /* groups per pass of the assembler block */
+/* filter_pairs is one stream per output channel: 2 * folded bias COLUMNS
+ * times (one LDM starts every accumulator), the filter pairs, then
+ * multiplier, rounding, right shift */
 
 static int32_t groups_of(int32_t k)
 {
@@ -77,27 +80,65 @@ static void pack_column(const int8_t *src, int32_t k, int32_t *cols, int32_t j)
     }
 }
 
+#if defined(__OPTIMIZE__)
+/* Columns 0 .. 4 from five pixels `k` bytes apart (k >= 4; the k % 4 tail
+ * is left to pack_tail): per group the five words in six loads, ten SXTB16
+ * and one STM. */
+static __attribute__((noinline)) void pack_five_columns(const int8_t *src, int32_t k, int32_t *cols)
+{
+    register const int8_t *s __asm__("r10") = src;
+    register int32_t stride __asm__("r11") = k;
+    register int32_t *dst __asm__("r12") = cols;
+    register int32_t n __asm__("lr") = k >> 2;
+    __asm__ __volatile__("1:\n\t"
+                         "ldr    r0, [r10]\n\t"
+                         "ldr    r1, [r10, r11]\n\t"
+                         "ldr    r2, [r10, r11, lsl #1]\n\t"
+                         "add    r3, r10, r11\n\t"
+                         "ldr    r3, [r3, r11, lsl #1]\n\t"
+                         "ldr    r4, [r10, r11, lsl #2]\n\t"
+                         "sxtb16 r5, r0, ror #8\n\t"
+                         "sxtb16 r6, r1, ror #8\n\t"
+                         "sxtb16 r7, r2, ror #8\n\t"
+                         "sxtb16 r8, r3, ror #8\n\t"
+                         "sxtb16 r9, r4, ror #8\n\t"
+                         "sxtb16 r0, r0\n\t"
+                         "sxtb16 r1, r1\n\t"
+                         "sxtb16 r2, r2\n\t"
+                         "sxtb16 r3, r3\n\t"
+                         "sxtb16 r4, r4\n\t"
+                         "stmia  r12!, {r0, r1, r2, r3, r4, r5, r6, r7, r8, r9}\n\t"
+                         "adds   r10, r10, #4\n\t"
+                         "subs   lr, lr, #1\n\t"
+                         "bne    1b"
+                         : "+r"(s), "+r"(stride), "+r"(dst), "+r"(n)
+                         :
+                         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+}
+#endif
+
 /* Every output channel of columns 0 .. n - 1; outputs of column j at out + j * step. */
 static void gemm_c(const tkw_conv_params_t *p, const int32_t *cols, int32_t groups, int32_t n, int8_t *out,
                    int32_t step)
 {
     const tkw_act_t a = tkw_act_of(p);
-    const int32_t *w = p->filter_pairs, *cp = p->channel_params;
+    const int32_t *w = p->filter_pairs; /* per channel: biases [COLUMNS], filter pairs, rq [3] */
     int32_t oc, g, j;
-    for (oc = 0; oc < p->out_c; ++oc, ++out, cp += 4) {
+    for (oc = 0; oc < p->out_c; ++oc, ++out) {
         int32_t acc[COLUMNS];
         const int32_t *x = cols;
         for (j = 0; j < n; ++j) {
-            acc[j] = cp[0];
+            acc[j] = w[0];
         }
-        for (g = 0; g < groups; ++g, w += 2, x += GROUP_WORDS) {
+        for (g = 0, w += COLUMNS; g < groups; ++g, w += 2, x += GROUP_WORDS) {
             for (j = 0; j < n; ++j) {
                 acc[j] = __smlad(w[1], x[COLUMNS + j], __smlad(w[0], x[j], acc[j]));
             }
         }
         for (j = 0; j < n; ++j) {
-            out[j * step] = tkw_requant(acc[j], cp + 1, a);
+            out[j * step] = tkw_requant(acc[j], w, a);
         }
+        w += 3;
     }
 }
 
@@ -105,14 +146,14 @@ static void gemm_c(const tkw_conv_params_t *p, const int32_t *cols, int32_t grou
 /* The state of the five-column channel loop, read and advanced by the
  * assembler through one pointer (field offsets are used there: keep them). */
 typedef struct {
-    const int32_t *w;  /* 0: next channel's filter pairs */
-    const int32_t *cp; /* 4: next channel's (2 * bias, multiplier, rounding, right shift) */
+    const int32_t *w;  /* 0: the first channel's stream */
+    const int32_t *unused; /* 4 */
     int8_t *out;       /* 8: next channel's output in column 0 */
     int32_t step;      /* 12: bytes between the outputs of neighbouring columns */
     const int32_t *x;  /* 16: the columns */
     uint32_t entry;    /* 20: in: bytes of the first pass; then its address */
-    int32_t passes;    /* 24: full passes after the first */
-    int32_t channels;  /* 28: channels left */
+    int32_t passes;    /* 24: full passes after the first (five_channels) */
+    const int8_t *end; /* 28: the output of the channel after the last, in column 0 */
 } five_t;
 
 /* One group of four taps: 20 MACs; 13 instructions of 4 bytes (the entry
@@ -135,71 +176,69 @@ typedef struct {
 
 #define FIVE_REQUANT(A) TKW_ASM_REQUANT("r12", A, "r7", "r8", "r9")
 
-/* Every output channel of five columns (int8-range activation): per channel
- * the unrolled MAC block (entered at the first pass's first group; PASSES
- * is the code that repeats it), then requantization and the five stores. */
-#define FIVE_CHANNEL_LOOP(PASSES)                                                                                 \
+/* Every output channel of five columns (int8-range activation), walking the
+ * channel streams with one pointer (r5): per channel the five accumulators
+ * from the bias copies (one LDM), the unrolled MAC block entered at the first
+ * pass's first group (PUSH and POP save what it needs besides lr; PASSES
+ * repeats it), then the requantization constants (one LDM), requantization
+ * and the five stores. */
+#define FIVE_CHANNEL_LOOP(PUSH, PASSES, POP)                                                                      \
     __asm__ __volatile__(                                                                                          \
         "adr.w  r12, 9f\n\t"                                                                                       \
         "ldr    r7, [lr, #20]\n\t"                                                                                 \
         "sub    r12, r12, r7\n\t"                                                                                  \
         "orr    r12, r12, #1\n\t"                                                                                  \
         "str    r12, [lr, #20]\n\t"                                                                                \
+        "ldr    r5, [lr]\n\t"                                                                                      \
         "4:\n\t"                                                                                                   \
-        "ldmia  lr, {r5, r6}\n\t"                                                                                  \
-        "ldr    r0, [r6]\n\t"                                                                                      \
-        "mov    r1, r0\n\t"                                                                                        \
-        "mov    r2, r0\n\t"                                                                                        \
-        "mov    r3, r0\n\t"                                                                                        \
-        "mov    r4, r0\n\t"                                                                                        \
-        "ldr    r6, [lr, #16]\n\t"                                                                                 \
-        "ldrd   r12, r7, [lr, #20]\n\t"                                                                            \
-        "push   {r7, lr}\n\t"                                                                                      \
+        "ldmia  r5!, {r0, r1, r2, r3, r4}\n\t"                                                                     \
+        "ldrd   r6, r12, [lr, #16]\n\t" PUSH                                                                       \
         "bx     r12\n\t"                                                                                           \
         "1:\n\t"                                                                                                   \
         ".rept 16\n\t" FIVE_GROUP ".endr\n\t"                                                                      \
-        "9:\n\t" PASSES                                                                                            \
-        "pop    {r7, lr}\n\t"                                                                                      \
-        "ldr    r6, [lr, #4]\n\t"                                                                                  \
-        "adds   r6, r6, #4\n\t"                                                                                    \
-        "ldmia  r6!, {r7, r8, r9}\n\t"                                                                             \
-        "stmia  lr, {r5, r6}\n\t"                                                                                  \
+        "9:\n\t" PASSES POP                                                                                        \
+        "ldmia  r5!, {r7, r8, r9}\n\t"                                                                             \
         "ldrd   r10, r11, [lr, #8]\n\t"                                                                            \
-        "adds   r5, r10, #1\n\t"                                                                                   \
-        "str    r5, [lr, #8]\n\t"                                                                                  \
+        "adds   r6, r10, #1\n\t"                                                                                   \
+        "str    r6, [lr, #8]\n\t"                                                                                  \
         FIVE_REQUANT("r0") "strb   r12, [r10]\n\t"                                                                 \
         FIVE_REQUANT("r1") "strb   r12, [r10, r11]\n\t"                                                            \
-        "add    r10, r10, r11, lsl #1\n\t"                                                                         \
-        FIVE_REQUANT("r2") "strb   r12, [r10]\n\t"                                                                 \
-        FIVE_REQUANT("r3") "strb   r12, [r10, r11]\n\t"                                                            \
-        "add    r10, r10, r11, lsl #1\n\t"                                                                         \
-        FIVE_REQUANT("r4") "strb   r12, [r10]\n\t"                                                                 \
-        "ldr    r5, [lr, #28]\n\t"                                                                                 \
-        "subs   r5, r5, #1\n\t"                                                                                    \
-        "str    r5, [lr, #28]\n\t"                                                                                 \
+        FIVE_REQUANT("r2") "strb   r12, [r10, r11, lsl #1]\n\t"                                                    \
+        FIVE_REQUANT("r4") "strb   r12, [r10, r11, lsl #2]\n\t"                                                    \
+        "add    r10, r10, r11\n\t"                                                                                 \
+        FIVE_REQUANT("r3") "strb   r12, [r10, r11, lsl #1]\n\t"                                                    \
+        "ldr    r7, [lr, #28]\n\t"                                                                                 \
+        "cmp    r6, r7\n\t"                                                                                        \
         "bne    4b"                                                                                                \
         : "+r"(state)                                                                                              \
         :                                                                                                          \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "cc", "memory")
 
-#define NO_MORE_PASSES ""
+#define ONE_PASS_PUSH "push   {lr}\n\t"
+#define ONE_PASS_POP "pop    {lr}\n\t"
+#define PASSES_PUSH                                                                                               \
+    "ldr    r7, [lr, #24]\n\t"                                                                                     \
+    "push   {r7, lr}\n\t"
 #define MORE_PASSES                                                                                               \
     "ldr    r12, [sp]\n\t"                                                                                         \
     "subs   r12, r12, #1\n\t"                                                                                      \
     "str    r12, [sp]\n\t"                                                                                         \
     "bge    1b\n\t"
+#define PASSES_POP "pop    {r7, lr}\n\t"
 
-/* noinline: the loops need every register but sp and pc */
-static __attribute__((noinline)) void five_channels_one_pass(five_t *s)
+/* noinline: the loops need every register but sp and pc; aligned: ADR
+ * (the entry address) counts from the word-aligned PC, and -Os would place
+ * the function at a halfword */
+static __attribute__((noinline, aligned(4))) void five_channels_one_pass(five_t *s)
 {
     register five_t *state __asm__("lr") = s;
-    FIVE_CHANNEL_LOOP(NO_MORE_PASSES);
+    FIVE_CHANNEL_LOOP(ONE_PASS_PUSH, "", ONE_PASS_POP);
 }
 
-static __attribute__((noinline)) void five_channels(five_t *s)
+static __attribute__((noinline, aligned(4))) void five_channels(five_t *s)
 {
     register five_t *state __asm__("lr") = s;
-    FIVE_CHANNEL_LOOP(MORE_PASSES);
+    FIVE_CHANNEL_LOOP(PASSES_PUSH, MORE_PASSES, PASSES_POP);
 }
 #endif
 
@@ -210,13 +249,13 @@ static void gemm_block(const tkw_conv_params_t *p, int32_t groups, int32_t n, in
     if (n == COLUMNS && !tkw_act_of(p).narrow) {
         five_t s;
         s.w = p->filter_pairs;
-        s.cp = p->channel_params;
+        s.unused = NULL;
         s.out = out;
         s.step = p->out_c;
         s.x = p->work;
         s.passes = (groups - 1) / UNROLLED_GROUPS;
         s.entry = (uint32_t)(GROUP_BYTES * (groups - UNROLLED_GROUPS * s.passes));
-        s.channels = p->out_c;
+        s.end = out + p->out_c;
         if (s.passes == 0) {
             five_channels_one_pass(&s);
         } else {
@@ -238,6 +277,18 @@ static void pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8
         int8_t *out_row = tkw_conv_output_row(p, output, y);
         for (x = 0; x < p->out_w; x += n) {
             n = p->out_w - x < COLUMNS ? p->out_w - x : COLUMNS;
+#if defined(__OPTIMIZE__)
+            if (n == COLUMNS && k >= 4) {
+                pack_five_columns(in_row + x * k, k, p->work);
+                if (k & 3) {
+                    for (j = 0; j < n; ++j) {
+                        pack_column(in_row + (x + j) * k + (k & ~3), k & 3, p->work + GROUP_WORDS * (k >> 2), j);
+                    }
+                }
+                gemm_block(p, groups, n, out_row + x * p->out_c);
+                continue;
+            }
+#endif
             for (j = 0; j < n; ++j) {
                 pack_column(in_row + (x + j) * k, k, p->work, j);
             }
@@ -355,8 +406,72 @@ static void pack_padded_window(const tkw_conv_params_t *p, const int8_t *rows, i
     }
 }
 
-/* Work words of the window staging after the columns: the padded rows when
- * the layer qualifies and the buffer holds them, else one k-byte window. */
+/* A filter row is one word of input bytes (filter_w * in_c == 4, the usual
+ * first layer: 10x4 over one channel): each window row is one load from the
+ * input row, with the bytes left or right of the row replaced by the zero
+ * point; no staging. */
+static int span_is_one_word(const tkw_conv_params_t *p)
+{
+    return p->filter_w * p->in_c == 4 && (p->dilation_w == 1 || p->filter_w == 1) && p->in_w * p->in_c >= 4;
+}
+
+/* The window row of input row `row` (row_bytes long) from byte `off` on, zero
+ * points outside the row. */
+static inline int32_t window_word(const int8_t *row, int32_t off, int32_t row_bytes, uint32_t zero_word)
+{
+    if (off >= 0 && off + 4 <= row_bytes) {
+        return tkw_load32(row + off);
+    }
+    if (off < 0) {
+        const int32_t d = -off;
+        return d >= 4 ? (int32_t)zero_word
+                      : (int32_t)(((uint32_t)tkw_load32(row) << (8 * d)) | (zero_word >> (32 - 8 * d)));
+    } else {
+        const int32_t e = off + 4 - row_bytes;
+        return e >= 4 ? (int32_t)zero_word
+                      : (int32_t)(((uint32_t)tkw_load32(row + row_bytes - 4) >> (8 * e))
+                                  | (zero_word << (32 - 8 * e)));
+    }
+}
+
+/* Column j for output pixel (oy, ox) of a one-word-span filter (the
+ * parameters are copied into locals: the column stores could alias them). */
+static void pack_word_window(const tkw_conv_params_t *p, const int8_t *input, int32_t oy, int32_t ox, int32_t j)
+{
+    const uint32_t zero_word = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
+    const int32_t filter_h = p->filter_h, in_h = p->in_h, dilation_h = p->dilation_h;
+    const int32_t row_bytes = p->in_w * p->in_c, off = (ox * p->stride_w - p->pad_left) * p->in_c;
+    const int32_t y_start = oy * p->stride_h - p->pad_top;
+    int32_t *dst = p->work + j;
+    int32_t fy, y;
+    if (p->in_rows >= in_h && off > -4 && off < row_bytes) {
+        /* a whole input tensor: per row one load, shifted when the window
+         * hangs over the row's left or right end (zero points shifted in) */
+        const int32_t step = dilation_h * row_bytes;
+        const int32_t left = off < 0 ? -off : 0, right = off + 4 > row_bytes ? off + 4 - row_bytes : 0;
+        const uint32_t lsl = 8u * (uint32_t)left, lsr = 8u * (uint32_t)right;
+        const uint32_t fill = (left ? zero_word >> (32u - lsl) : 0u) | (right ? zero_word << (32u - lsr) : 0u);
+        int32_t at = y_start * row_bytes + (left ? 0 : right ? row_bytes - 4 : off);
+        for (fy = 0, y = y_start; fy < filter_h; ++fy, dst += GROUP_WORDS, y += dilation_h, at += step) {
+            const int32_t v = (uint32_t)y < (uint32_t)in_h
+                                  ? (int32_t)((((uint32_t)tkw_load32(input + at) << lsl) >> lsr) | fill)
+                                  : (int32_t)zero_word;
+            dst[0] = __sxtb16(v);
+            dst[COLUMNS] = tkw_sxtb16_odd(v);
+        }
+        return;
+    }
+    for (fy = 0, y = y_start; fy < filter_h; ++fy, dst += GROUP_WORDS, y += dilation_h) {
+        const int32_t v = y < 0 || y >= in_h ? (int32_t)zero_word
+                                            : window_word(tkw_conv_input_row(p, input, y), off, row_bytes, zero_word);
+        dst[0] = __sxtb16(v);
+        dst[COLUMNS] = tkw_sxtb16_odd(v);
+    }
+}
+
+/* Work words of the window staging after the columns: none for one-word
+ * spans; the padded rows when the layer qualifies and the buffer holds them;
+ * else one k-byte window. */
 static int use_padded_rows(const tkw_conv_params_t *p, int32_t groups)
 {
     return rows_of_groups(p) && p->work_words >= GROUP_WORDS * groups + padded_rows_words(p);
@@ -365,7 +480,7 @@ static int use_padded_rows(const tkw_conv_params_t *p, int32_t groups)
 static void im2col_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1)
 {
     const int32_t k = p->filter_h * p->filter_w * p->in_c, groups = groups_of(k);
-    const int padded = use_padded_rows(p, groups);
+    const int word_span = span_is_one_word(p), padded = !word_span && use_padded_rows(p, groups);
     int8_t *staging = (int8_t *)(p->work + GROUP_WORDS * groups);
     int32_t y, x, j, n;
     for (y = y0; y < y1; ++y) {
@@ -376,7 +491,9 @@ static void im2col_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t 
         for (x = 0; x < p->out_w; x += n) {
             n = p->out_w - x < COLUMNS ? p->out_w - x : COLUMNS;
             for (j = 0; j < n; ++j) {
-                if (padded) {
+                if (word_span) {
+                    pack_word_window(p, input, y, x + j, j);
+                } else if (padded) {
                     pack_padded_window(p, staging, x + j, j);
                 } else {
                     im2col(p, input, y, x + j, staging);
@@ -394,18 +511,19 @@ static int is_pointwise(const tkw_conv_params_t *p)
            && p->pad_left == 0 && p->in_w == p->out_w && p->in_h == p->out_h;
 }
 
-/* Words of work the layer needs: the columns of one block, and for im2col
- * one window of k bytes (the generator sized work_words the same way). */
+/* Words of work the layer needs at least: the columns of one block, and for
+ * im2col (except one-word spans) one window of k bytes (the generator sized
+ * work_words the same way, with room for the padded rows where they fit). */
 static int32_t work_words_needed(const tkw_conv_params_t *p, int pointwise)
 {
     const int32_t k = p->filter_h * p->filter_w * p->in_c;
-    return GROUP_WORDS * groups_of(k) + (pointwise ? 0 : groups_of(k));
+    return GROUP_WORDS * groups_of(k) + (pointwise || span_is_one_word(p) ? 0 : groups_of(k));
 }
 
 int tkw_dsp_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1)
 {
     const int pointwise = is_pointwise(p);
-    if (!p->fast_requant || p->filter_pairs == NULL || p->channel_params == NULL || p->work == NULL) {
+    if (!p->fast_requant || p->filter_pairs == NULL || p->work == NULL) {
         return 0;
     }
 #if TKW_HAVE_MVE

@@ -105,13 +105,14 @@ int tkw_mve_pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8
                 pixels[j] = in_row + (x + (j < n ? j : n - 1)) * k;
             }
             for (oc = 0; oc < p->out_c; ++oc) {
-                const int32_t *cp = p->channel_params + 4 * oc;
+                /* the channel's stream: 2 * bias five times, filter pairs, rq */
+                const int32_t *cp = p->filter_pairs + oc * (8 + 2 * ((k + 3) >> 2));
                 int32_t acc[5];
                 int8_t *out = out_row + x * p->out_c + oc;
                 acc[0] = acc[1] = acc[2] = acc[3] = acc[4] = cp[0] / 2;
                 mve_dot5(p->filter + oc * k, pixels, k, acc);
                 for (j = 0; j < n; ++j) {
-                    out[j * p->out_c] = tkw_requant((int32_t)((uint32_t)acc[j] << 1), cp + 1, a);
+                    out[j * p->out_c] = tkw_requant((int32_t)((uint32_t)acc[j] << 1), cp + 5 + 2 * ((k + 3) >> 2), a);
                 }
             }
         }

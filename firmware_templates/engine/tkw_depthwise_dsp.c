@@ -62,18 +62,18 @@ static void unpack_column(const int8_t *const *src, int32_t filter_h, int32_t *c
 }
 
 /* The columns of the row's windows left and right of the input: zero points,
- * the same for every channel group. */
-static void unpack_pad_columns(const tkw_conv_params_t *p, const int8_t *zero_row, int32_t x_first, int32_t n,
-                               int32_t *cols)
+ * the same for every channel group; unpacked, every word is the int16 zero
+ * point twice. */
+static void unpack_pad_columns(const tkw_conv_params_t *p, int32_t x_first, int32_t n, int32_t *cols)
 {
-    const int8_t *src[MAX_DEPTHWISE_TAPS];
-    int32_t i, fy;
-    for (fy = 0; fy < p->filter_h; ++fy) {
-        src[fy] = zero_row;
-    }
+    const int32_t words = column_words(p), in_w = p->in_w;
+    const int32_t zero = (int32_t)(((uint32_t)(uint16_t)(int16_t)(-p->input_offset)) * 0x00010001u);
+    int32_t i, w;
     for (i = 0; i < n; ++i) {
-        if (x_first + i < 0 || x_first + i >= p->in_w) {
-            unpack_column(src, p->filter_h, cols + i * column_words(p));
+        if (x_first + i < 0 || x_first + i >= in_w) {
+            for (w = 0; w < words; ++w) {
+                cols[i * words + w] = zero;
+            }
         }
     }
 }
@@ -274,15 +274,19 @@ int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *inpu
         || p->work_words < work_words_needed(p)) {
         return 0;
     }
-    memset(p->work, (uint8_t)(-p->input_offset), (size_t)(p->in_w * p->in_c));
     for (y = y0; y < y1; ++y) {
         int8_t *out_row = tkw_conv_output_row(p, output, y);
         const int32_t *block = p->channel_blocks;
+        int outside = 0;
         for (fy = 0; fy < p->filter_h; ++fy) {
             const int32_t in_y = y * p->stride_h - p->pad_top + fy * p->dilation_h;
             rows[fy] = in_y < 0 || in_y >= p->in_h ? NULL : tkw_conv_input_row(p, input, in_y);
+            outside |= rows[fy] == NULL;
         }
-        unpack_pad_columns(p, zero_row, x_first, n_cols, cols);
+        if (outside) { /* rows outside the input read a row of zero points */
+            memset(p->work, (uint8_t)(-p->input_offset), (size_t)(p->in_w * p->in_c));
+        }
+        unpack_pad_columns(p, x_first, n_cols, cols);
 #if defined(__OPTIMIZE__)
         const int32_t inside0 = x_first < 0 ? -x_first : 0;
         const int32_t inside1 = p->in_w - x_first < n_cols ? p->in_w - x_first : n_cols;

@@ -33,7 +33,8 @@ int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *inpu
 int tkw_mve_pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
 #endif
 
-/* Adds one input row of a MEAN over height and width to the int32 sums. */
-int tkw_dsp_mean_add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums);
+/* Adds one input row of a MEAN over height and width to the sums, which hold
+ * the int32 sums after the `last` row (in between: the kernel's own form). */
+int tkw_dsp_mean_add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums, int last);
 
 #endif /* TKW_DSP_H */

@@ -41,9 +41,9 @@ typedef struct {
      * generator (tinykws.codegen.dsp); NULL/0 where a layer does not qualify (the portable kernel runs): */
     int32_t fast_requant;       /* 1: every shift <= -1 and |accumulator| < 2^30 for all inputs, so
                                  * the requantization may use SMMLAR (same results) */
-    const int32_t *filter_pairs; /* conv: [out_c][ceil(k / 4)][2] int16 pairs of doubled taps (0, 2) and
-                                 * (1, 3) of each group of four, zero-padded; k = filter_h * filter_w * in_c */
-    const int32_t *channel_params; /* conv: [out_c][4] 2 * (bias + input_offset * sum of the channel's taps),
+    const int32_t *filter_pairs; /* conv: per output channel 2 * (bias + input_offset * sum of its taps) five
+                                 * times, then [ceil(k / 4)][2] int16 pairs of doubled taps (0, 2) and (1, 3)
+                                 * of each group of four (zero-padded; k = filter_h * filter_w * in_c), then
                                  * multiplier, rounding with the output offset, right shift */
     const int32_t *channel_blocks; /* depthwise: per group of four channels the doubled folded biases [4],
                                  * (multiplier, rounding, right shift) [4], then the filter columns */
@@ -127,6 +127,11 @@ typedef struct {
 
 /* rows_done: caller-provided scratch of `count` values. */
 void tkw_run_pipeline(const tkw_stage_t *stages, int32_t count, int32_t *rows_done);
+
+/* The same rows in a precomputed order: order[i] is the stage that computes
+ * its next row at step i (the generator replays tkw_run_pipeline's rule). */
+void tkw_run_pipeline_order(const tkw_stage_t *stages, int32_t count, const uint8_t *order, int32_t steps,
+                            int32_t *rows_done);
 
 void tkw_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
 void tkw_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output,

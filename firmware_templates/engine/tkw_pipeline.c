@@ -104,3 +104,17 @@ void tkw_run_pipeline(const tkw_stage_t *stages, int32_t count, int32_t *rows_do
         }
     }
 }
+
+void tkw_run_pipeline_order(const tkw_stage_t *stages, int32_t count, const uint8_t *order, int32_t steps,
+                            int32_t *rows_done)
+{
+    int32_t i;
+    for (i = 0; i < count; ++i) {
+        rows_done[i] = 0;
+    }
+    for (i = 0; i < steps; ++i) {
+        const int32_t s = order[i];
+        run_rows(&stages[s], rows_done[s], rows_done[s] + 1);
+        ++rows_done[s];
+    }
+}

@@ -90,13 +90,15 @@ static void mean_finish(const tkw_mean_params_t *p, const int32_t *sums, int8_t 
     }
 }
 
-static void add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums)
+static void add_row(const tkw_mean_params_t *p, const int8_t *row, int32_t *sums, int last)
 {
     int32_t x, c;
 #if TKW_HAVE_DSP
-    if (tkw_dsp_mean_add_row(p, row, sums)) {
+    if (tkw_dsp_mean_add_row(p, row, sums, last)) {
         return;
     }
+#else
+    (void)last;
 #endif
     for (x = 0; x < p->in_w; ++x) {
         for (c = 0; c < p->channels; ++c) {
@@ -117,7 +119,7 @@ void tkw_mean_hw_rows(const tkw_mean_params_t *p, const int8_t *input, int8_t *o
                 sums[c] = 0;
             }
         }
-        add_row(p, row, sums);
+        add_row(p, row, sums, y == p->in_h - 1);
         if (y == p->in_h - 1) {
             mean_finish(p, sums, output);
         }

@@ -4,10 +4,10 @@ and multiplies:
 
 - ``fast_requant``: whether SMMLAR requantization gives TFLite's results for
   every possible input (a bound from the weights);
-- CONV_2D ``filter_pairs``: the filter pre-unpacked into int16 pairs of
-  doubled values in the order the kernel's columns are packed, and
-  ``channel_params``: doubled folded bias, multiplier, rounding term (with the
-  output offset) and right shift per output channel;
+- CONV_2D ``filter_pairs``: per output channel one stream: the doubled
+  folded bias (five copies), the filter pre-unpacked into int16 pairs of
+  doubled values in the order the kernel's columns are packed, then
+  multiplier, rounding term (with the output offset) and right shift;
 - DEPTHWISE_CONV_2D ``channel_blocks``: per group of four channels the
   doubled folded biases, the requantization constants and the filter columns;
 - the work buffer each kernel needs (``work_words``, checked by the kernel).
@@ -79,10 +79,16 @@ def conv_filter_pairs(taps: np.ndarray) -> np.ndarray:
     return np.stack([pair_words(g[..., 0], g[..., 2]), pair_words(g[..., 1], g[..., 3])], axis=-1).reshape(-1)
 
 
-def conv_channel_params(folded_bias: np.ndarray, multipliers, shifts, output_zero_point: int) -> np.ndarray:
-    """[out_c][4]: 2 * folded bias, multiplier, rounding term, right shift."""
+def conv_channel_streams(taps: np.ndarray, folded_bias: np.ndarray, multipliers, shifts,
+                         output_zero_point: int) -> np.ndarray:
+    """Per output channel, in the order the kernel walks them with one pointer: 2 * folded bias once
+    per column (one load starts all five accumulators), the filter pairs, multiplier, rounding term,
+    right shift."""
+    out_c = taps.shape[0]
     rq = rq_constants(multipliers, shifts, output_zero_point)
-    return _int32(np.concatenate([2 * np.asarray(folded_bias, np.int64)[:, None], rq], axis=1).reshape(-1))
+    bias = np.repeat(2 * np.asarray(folded_bias, np.int64)[:, None], FAST_CONV_COLUMNS, axis=1)
+    pairs = conv_filter_pairs(taps).reshape(out_c, -1)
+    return _int32(np.concatenate([bias, pairs, rq], axis=1).reshape(-1))
 
 
 def depthwise_filter_columns(filt: np.ndarray) -> np.ndarray:
@@ -131,6 +137,12 @@ class ConvGeometry:
         return self.filter_h * self.filter_w * self.in_c
 
     @property
+    def span_is_one_word(self) -> bool:
+        """A filter row is one word of input (the usual 10x4 first layer on one channel): no staging."""
+        return self.filter_w * self.in_c == 4 and (self.dilation_w == 1 or self.filter_w == 1) \
+            and self.in_w * self.in_c >= 4
+
+    @property
     def padded_rows_bytes(self) -> int:
         """The filter_h input rows of an output row with their padding, when a filter row is whole groups."""
         if (self.filter_w * self.in_c) % 4 or (self.dilation_w != 1 and self.filter_w != 1):
@@ -144,7 +156,7 @@ def conv_work_words(g: ConvGeometry) -> int:
     input rows of an output row (when small enough) or one k-byte window."""
     groups = -(-g.k // 4)
     columns = 2 * FAST_CONV_COLUMNS * groups
-    if not g.im2col:
+    if not g.im2col or g.span_is_one_word:
         return columns
     padded = g.padded_rows_bytes
     return columns + ((padded + 3) // 4 if 0 < padded <= MAX_PADDED_ROWS_BYTES else groups)
@@ -159,8 +171,7 @@ def _fields(**kwargs) -> tuple[tuple[str, str], ...]:
     return tuple((k, v if isinstance(v, str) else str(int(v))) for k, v in kwargs.items())
 
 
-NOT_FAST = _fields(fast_requant=0, filter_pairs="NULL", channel_params="NULL", channel_blocks="NULL",
-                   work="NULL", work_words=0)
+NOT_FAST = _fields(fast_requant=0, filter_pairs="NULL", channel_blocks="NULL", work="NULL", work_words=0)
 
 
 def fast_conv(array: Callable[[str, str, np.ndarray], object], w: np.ndarray, bias: np.ndarray | None,
@@ -181,11 +192,10 @@ def fast_conv(array: Callable[[str, str, np.ndarray], object], w: np.ndarray, bi
         blocks = array("channel_blocks", "int32_t",
                        depthwise_blocks(folded, multipliers, shifts, output_zero_point, w[0]))
         words = depthwise_work_words(out_c, geometry.in_w, depthwise_columns, w.shape[1])
-        fields = _fields(fast_requant=1, filter_pairs="NULL", channel_params="NULL", channel_blocks=blocks.symbol,
-                         work="NULL", work_words=0)
+        fields = _fields(fast_requant=1, filter_pairs="NULL", channel_blocks=blocks.symbol, work="NULL",
+                         work_words=0)
         return FastConv(fields, (blocks,), 4 * words)
-    pairs = array("filter_pairs", "int32_t", conv_filter_pairs(taps))
-    params = array("channel_params", "int32_t", conv_channel_params(folded, multipliers, shifts, output_zero_point))
-    fields = _fields(fast_requant=1, filter_pairs=pairs.symbol, channel_params=params.symbol, channel_blocks="NULL",
-                     work="NULL", work_words=0)
-    return FastConv(fields, (pairs, params), 4 * conv_work_words(geometry))
+    streams = array("filter_pairs", "int32_t",
+                    conv_channel_streams(taps, folded, multipliers, shifts, output_zero_point))
+    fields = _fields(fast_requant=1, filter_pairs=streams.symbol, channel_blocks="NULL", work="NULL", work_words=0)
+    return FastConv(fields, (streams,), 4 * conv_work_words(geometry))

@@ -13,7 +13,7 @@ import numpy as np
 from tinykws import __version__
 from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
 from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
-from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step
+from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step, pipeline_order
 from tinykws.errors import InputError, UnsupportedOperatorError
 
 
@@ -88,7 +88,13 @@ def _pipeline_call(step: Step, plan: MemoryPlan) -> _Call:
         acc = f"(int32_t *)&arena[{scratch.offset}]" if scratch is not None else "NULL"
         sep = "," if i < n - 1 else ""
         lines.append(f"        {{ {STREAMABLE_KERNELS[layer.kernel]}, &{layer.symbol}, {src}, {dst}, {acc} }}{sep}")
-    lines += ["    };", f"    int32_t rows_done[{n}];", f"    tkw_run_pipeline(stages, {n}, rows_done);", "}"]
+    order = pipeline_order(step)
+    lines += ["    };", "    /* stage of each row, in the order tkw_run_pipeline would run them (computed by the generator) */",
+              f"    static const uint8_t order[{len(order)}] = {{"]
+    lines += [f"        {', '.join(str(s) for s in order[i:i + 25])}{',' if i + 25 < len(order) else ''}"
+              for i in range(0, len(order), 25)]
+    lines += ["    };", f"    int32_t rows_done[{n}];",
+              f"    tkw_run_pipeline_order(stages, {n}, order, {len(order)}, rows_done);", "}"]
     return _Call(tuple(comments), tuple(lines))
 
 

@@ -151,3 +151,36 @@ def make_schedule(model: LoweredModel, streaming: bool = True) -> tuple[LoweredM
     layers = tuple(layer for step in steps for layer in step.layers)
     lowered = LoweredModel(layers, model.tensors, model.input, model.output, model.source)
     return lowered, Schedule(tuple(steps), ring_rows)
+
+
+def pipeline_order(step: Step) -> tuple[int, ...]:
+    """The stage of each row a pipeline step computes, in the order tkw_run_pipeline's
+    rule gives (always the deepest stage that can advance), computed here once so the
+    C only replays it (tkw_run_pipeline_order): every row a stage needs exists before it
+    runs, and a ring row is overwritten only after its consumers are done with it."""
+    geometry = []
+    for layer in step.layers:
+        mean = layer.kernel == "tkw_mean_hw"
+        in_h = layer.field("in_h")
+        geometry.append((in_h, in_h if mean else layer.field("out_h"), 1 if mean else layer.field("stride_h"),
+                         0 if mean else layer.field("pad_top"), _window_h(layer)))
+    n = len(geometry)
+    if n > 255:
+        raise ScheduleError(f"a pipeline of {n} stages (at most 255: the order is emitted as uint8_t)")
+    done = [0] * n
+    order: list[int] = []
+    start = n - 1
+    while done[-1] < geometry[-1][1]:
+        for i in range(start, -1, -1):
+            in_h, out_h, stride, pad, window = geometry[i]
+            if done[i] >= out_h:
+                continue
+            if i > 0 and done[i - 1] <= min(done[i] * stride - pad + window - 1, in_h - 1):
+                continue
+            order.append(i)
+            done[i] += 1
+            start = min(i + 1, n - 1)
+            break
+        else:
+            raise ScheduleError(f"pipeline of layers {step.layers[0].index}-{step.layers[-1].index} cannot advance")
+    return tuple(order)
