@@ -131,3 +131,23 @@ def test_data_folder_of_flac_clips_is_discovered(flac_file, tmp_path):
     data = discover([root], DEFAULT_LABELS)
     assert sorted(c.label for c in data.clips) == ["_unknown_", "yes", "yes"]
     assert [p.name for p in data.noise_files] == ["noise.flac"]
+
+
+def test_file_names_that_are_not_utf8_are_read_or_named(run_copy, tone_data, tmp_path):
+    import os
+
+    data = tmp_path / "data"
+    shutil.copytree(tone_data, data)
+    clip = next((data / "yes").glob("*.wav"))
+    os.rename(clip, os.path.join(os.fsencode(data / "yes"), b"caf\xe9_nohash_0.wav"))
+    with open(os.path.join(os.fsencode(data / "no"), b"b\xffd_nohash_9.wav"), "wb") as fh:
+        fh.write(b"not audio")
+    import json
+
+    report = tmp_path / "check.json"
+    result = CliRunner().invoke(app, ["check", str(run_copy), "--data-dir", str(data), "--engines", "float,int8",
+                                      "--json", str(report)])
+    assert result.exit_code in (0, 1), result.output  # a verdict, not a traceback
+    skipped = json.loads(report.read_text())["skipped_files"]
+    assert len(skipped) == 1 and "b\\xffd_nohash_9.wav" in skipped[0]
+    assert json.loads(report.read_text())["n_clips"] == 12 * 12  # the clip named caf\xe9 was read

@@ -1,8 +1,17 @@
 """Typed exceptions. Library code raises these; only the cli package prints or exits."""
 
 
+def printable(text: str) -> str:
+    """``text`` with the undecodable bytes of file names (surrogate escapes) shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class TinyKWSError(Exception):
-    """Base class of every error tinykws raises on purpose."""
+    """Base class of every error tinykws raises on purpose; its message is always printable,
+    even when it names a file whose name is not valid UTF-8."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
 
 
 class InputError(TinyKWSError):

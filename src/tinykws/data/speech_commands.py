@@ -66,7 +66,7 @@ def speaker_percentage(speaker: str) -> float:
     """Stable position of a speaker in [0, 100), computed like the Speech Commands split
     but from a salted hash: the official hash would put every speaker of an official
     test subset (such as the shared real clips) into one band."""
-    digest = hashlib.sha1(f"tinykws:{speaker}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha1(f"tinykws:{speaker}".encode("utf-8", "surrogateescape")).hexdigest()
     return (int(digest, 16) % (_MAX_PER_CLASS + 1)) * (100.0 / _MAX_PER_CLASS)
 
 
