@@ -25,35 +25,32 @@
 #endif
 
 /* Window = the kept overlap followed by the new hop, times the Hann window
- * (which includes the 1/32768 PCM scale); zero padded to FFT_SIZE. */
+ * (which includes the 1/32768 PCM scale); zero padded to FFT_SIZE. Written
+ * straight into bit-reversed order: sample pair (2j, 2j+1) is complex point j
+ * of the half-length FFT, which goes to position tk_fft_bit_reversal[j]. */
 static void window_frame(float *frame, const int16_t *overlap, const int16_t *hop)
 {
-    int n;
-    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
-        frame[n] = (float)overlap[n] * tk_window[n];
+    int j;
+    for (j = 0; j < TK_FEATURES_OVERLAP_SAMPLES / 2; ++j) {
+        float *dst = frame + 2 * tk_fft_bit_reversal[j];
+        dst[0] = (float)overlap[2 * j] * tk_window[2 * j];
+        dst[1] = (float)overlap[2 * j + 1] * tk_window[2 * j + 1];
     }
-    for (n = TK_FEATURES_OVERLAP_SAMPLES; n < TK_FEATURES_WINDOW_SAMPLES; ++n) {
-        frame[n] = (float)hop[n - TK_FEATURES_OVERLAP_SAMPLES] * tk_window[n];
+    for (j = TK_FEATURES_OVERLAP_SAMPLES / 2; j < TK_FEATURES_WINDOW_SAMPLES / 2; ++j) {
+        float *dst = frame + 2 * tk_fft_bit_reversal[j];
+        dst[0] = (float)hop[2 * j - TK_FEATURES_OVERLAP_SAMPLES] * tk_window[2 * j];
+        dst[1] = (float)hop[2 * j + 1 - TK_FEATURES_OVERLAP_SAMPLES] * tk_window[2 * j + 1];
     }
-    for (n = TK_FEATURES_WINDOW_SAMPLES; n < TK_FEATURES_FFT_SIZE; ++n) {
-        frame[n] = 0.0f;
+    for (j = TK_FEATURES_WINDOW_SAMPLES / 2; j < TK_FEATURES_FFT_SIZE / 2; ++j) {
+        float *dst = frame + 2 * tk_fft_bit_reversal[j];
+        dst[0] = 0.0f;
+        dst[1] = 0.0f;
     }
 }
 
-static void fft_bit_reverse(float *x)
-{
-    int s;
-    for (s = 0; s < TK_FEATURES_N_FFT_SWAPS; ++s) {
-        const int i = 2 * tk_fft_swaps[2 * s];
-        const int j = 2 * tk_fft_swaps[2 * s + 1];
-        const float re = x[i];
-        const float im = x[i + 1];
-        x[i] = x[j];
-        x[i + 1] = x[j + 1];
-        x[j] = re;
-        x[j + 1] = im;
-    }
-}
+#if (TK_FEATURES_OVERLAP_SAMPLES % 2) != 0 || (TK_FEATURES_WINDOW_SAMPLES % 2) != 0
+#error "window_frame pairs samples: the window and its overlap must be even"
+#endif
 
 #if !defined(TK_FEATURES_PORTABLE)
 /* Natural logarithm of a positive normal float without libm: x = m 2^e with
@@ -325,7 +322,6 @@ tk_features_status_t tk_features_push(tk_features_t *state, const int16_t *hop, 
     }
     window_frame(state->fft, state->overlap, hop);
     keep_overlap(state->overlap, hop);
-    fft_bit_reverse(state->fft);
     fft_complex(state->fft);
     magnitudes(state->fft, state->magnitude);
     log_mel(state->magnitude, log_mel_energy);
