@@ -43,7 +43,7 @@ def test_labels_not_matching_model_output_is_exit_2(run_copy, tone_data):
 def test_empty_data_folder_is_exit_2(run_copy, tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["check", str(run_copy), "--data-dir", str(tmp_path / "empty")])
-    assert result.exit_code == 2 and "no WAV clips" in result.output
+    assert result.exit_code == 2 and "no audio clips" in result.output
 
 
 def test_not_a_run_is_exit_2(tmp_path, tone_data):
