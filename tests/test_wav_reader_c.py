@@ -76,7 +76,7 @@ def base_wavs(rng: np.random.Generator) -> list[bytes]:
 
 def chunk_offsets(data: bytes) -> list[int]:
     """Offsets of every size field (RIFF's and each chunk's) of a valid file."""
-    offsets, pos = [4], 12
+    offsets, pos = [4] if len(data) >= 8 else [], 12
     while pos + 8 <= len(data):
         offsets.append(pos + 4)
         size = struct.unpack_from("<I", data, pos + 4)[0]
@@ -87,22 +87,24 @@ def chunk_offsets(data: bytes) -> list[int]:
 def mutate(data: bytes, rng: np.random.Generator) -> bytes:
     out = bytearray(data)
     kind = rng.integers(6)
-    if kind <= 1:  # a size field set to an edge value or at random
+    if not data:
+        return data
+    if kind <= 1 and chunk_offsets(data):  # a size field set to an edge value or at random
         at = int(rng.choice(chunk_offsets(data)))
         value = int(rng.choice(EDGE_SIZES)) if kind == 0 else int(rng.integers(0, 2**32))
         struct.pack_into("<I", out, at, value)
-    elif kind == 2:  # truncated anywhere
+    elif kind <= 2:  # truncated anywhere
         del out[int(rng.integers(0, len(out))):]
     elif kind == 3:  # a few bytes flipped
         for at in rng.integers(0, len(out), size=int(rng.integers(1, 5))):
             out[at] ^= int(rng.integers(1, 256))
     elif kind == 4:  # a chunk with an edge size spliced in at a chunk boundary
-        at = int(rng.choice(chunk_offsets(data)[1:])) - 4
+        at = int(rng.choice([o - 4 for o in chunk_offsets(data)[1:]] + [len(data)]))
         out[at:at] = b"JUNK" + struct.pack("<I", int(rng.choice(EDGE_SIZES)))
-    else:  # a valid file's format fields changed (rate, channels, bits, block align, tag)
-        fmt_at = data.find(b"fmt ") + 8
-        field = int(rng.choice([0, 2, 4, 12, 14]))
-        struct.pack_into("<H", out, fmt_at + field, int(rng.choice([0, 1, 2, 3, 8, 16, 24, 0x3E80, 0xFFFE])))
+    else:  # the format fields changed (rate, channels, bits, block align, tag)
+        at = data.find(b"fmt ") + 8 + int(rng.choice([0, 2, 4, 12, 14]))
+        if 8 <= at <= len(out) - 2:
+            struct.pack_into("<H", out, at, int(rng.choice([0, 1, 2, 3, 8, 16, 24, 0x3E80, 0xFFFE])))
     return bytes(out)
 
 
