@@ -91,6 +91,9 @@ void tkw_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *ou
         return;
     }
 #endif
+    if (p->filter == NULL || p->multiplier == NULL || p->shift == NULL) {
+        return; /* constants only in the optimized layout, which the optimized kernel took (tkw_dsp.h) */
+    }
     for (oy = y0; oy < y1; ++oy) {
         int8_t *out_row = tkw_conv_output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {
@@ -128,6 +131,9 @@ void tkw_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, 
         return;
     }
 #endif
+    if (p->filter == NULL || p->multiplier == NULL || p->shift == NULL) {
+        return; /* constants only in the optimized layout, which the optimized kernel took (tkw_dsp.h) */
+    }
     for (oy = y0; oy < y1; ++oy) {
         int8_t *out_row = tkw_conv_output_row(p, output, oy);
         for (ox = 0; ox < p->out_w; ++ox) {

@@ -22,6 +22,27 @@
 #define TKW_HAVE_MVE 0
 #endif
 
+/* The generated model compiles each layer's constants in the layout its
+ * kernels read: a layer the optimized kernels take keeps its int8 filter,
+ * bias and per-channel multipliers only in builds without them (Helium 1x1
+ * convolutions read the int8 filter too), and its pre-unpacked constants
+ * only in builds with them. TKW_IF_*(array) is the array or NULL. */
+#define TKW_BUILD_PORTABLE (!TKW_HAVE_DSP)
+#define TKW_BUILD_PORTABLE_OR_MVE (!TKW_HAVE_DSP || TKW_HAVE_MVE)
+#define TKW_BUILD_DSP (TKW_HAVE_DSP)
+#if TKW_HAVE_DSP
+#define TKW_IF_PORTABLE(a) NULL
+#define TKW_IF_DSP(a) (a)
+#else
+#define TKW_IF_PORTABLE(a) (a)
+#define TKW_IF_DSP(a) NULL
+#endif
+#if TKW_HAVE_DSP && !TKW_HAVE_MVE
+#define TKW_IF_PORTABLE_OR_MVE(a) NULL
+#else
+#define TKW_IF_PORTABLE_OR_MVE(a) (a)
+#endif
+
 /* Each returns 1 when it computed rows [y0, y1), 0 when the layer is not one
  * it handles (then the portable kernel runs). */
 int tkw_dsp_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);

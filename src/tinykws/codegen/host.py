@@ -55,13 +55,15 @@ def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray) -> np.nd
         return np.frombuffer(out_path.read_bytes(), np.int8).reshape(len(x), out_size).copy()
 
 
-def cortex_m4_flash_bytes(engine: GeneratedEngine, build_dir: Path) -> int:
-    """Flash of the engine for a Cortex-M4 (arm-none-eabi-gcc -Os): text + data of its objects."""
-    src = write_engine(engine, Path(build_dir) / "m4")
+def cortex_m4_flash_bytes(engine: GeneratedEngine, build_dir: Path, kernels: str = "optimized") -> int:
+    """Flash of the engine for a Cortex-M4 (arm-none-eabi-gcc -Os): text + data of its objects, with
+    the optimized (DSP) kernels and their constant layout, or ``kernels="portable"`` (-DTKW_PORTABLE)."""
+    src = write_engine(engine, Path(build_dir) / f"m4-{kernels}")
     compiler, size_tool = find_compiler("arm-none-eabi-gcc"), find_compiler("arm-none-eabi-size")
+    flags = ("-DTKW_PORTABLE",) if kernels == "portable" else ()
     objects = []
     for source in engine.c_sources:
-        run_compiler([compiler, *CORTEX_M4_FLAGS, "-c", source, "-o", source + ".o"], src)
+        run_compiler([compiler, *CORTEX_M4_FLAGS, *flags, "-c", source, "-o", source + ".o"], src)
         objects.append(source + ".o")
     proc = subprocess.run([size_tool, "-t", *objects], cwd=src, capture_output=True, text=True, check=True)
     text, data = proc.stdout.strip().splitlines()[-1].split()[:2]

@@ -135,9 +135,45 @@ def _with_work_buffers(model: LoweredModel, schedule: Schedule, plan: MemoryPlan
     return tuple(layers)
 
 
+#: Arrays of a layer the optimized kernels take, by field: the build condition (tkw_dsp.h) under which
+#: they are compiled, and the macro that names them there (NULL elsewhere).
+_PORTABLE_FIELDS = ("filter", "bias", "multiplier", "shift")
+_DSP_FIELDS = ("filter_pairs", "channel_blocks")
+
+
+def _pointwise(layer: Layer) -> bool:
+    return layer.kernel == "tkw_conv2d" and all(
+        layer.field(f) == 1 for f in ("filter_h", "filter_w", "stride_h", "stride_w")) and not any(
+        layer.field(f) for f in ("pad_top", "pad_left"))
+
+
+def _with_build_guards(layers: tuple[Layer, ...]) -> tuple[tuple[Layer, ...], dict[str, str]]:
+    """Each build carries one layout of a fast layer's constants: the int8 arrays where the portable
+    kernels run them (and the int8 filter for Helium 1x1 convolutions), the pre-unpacked ones where
+    the optimized kernels do."""
+    guards: dict[str, str] = {}
+    out = []
+    for layer in layers:
+        fields = dict(layer.fields)
+        if layer.kernel in ("tkw_conv2d", "tkw_depthwise_conv2d") and fields.get("fast_requant") == "1":
+            changes = {}
+            for name in _PORTABLE_FIELDS + _DSP_FIELDS:
+                symbol = fields.get(name, "NULL")
+                if symbol == "NULL":
+                    continue
+                kind = ("DSP" if name in _DSP_FIELDS else
+                        "PORTABLE_OR_MVE" if name == "filter" and _pointwise(layer) else "PORTABLE")
+                guards[symbol] = f"TKW_BUILD_{kind}"
+                changes[name] = f"TKW_IF_{kind}({symbol})"
+            layer = dataclasses.replace(layer, fields=tuple((k, changes.get(k, v)) for k, v in layer.fields))
+        out.append(layer)
+    return tuple(out), guards
+
+
 def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str) -> dict:
     x, y = model.tensors[model.input], model.tensors[model.output]
     calls = _calls(schedule, plan)
+    layers, guards = _with_build_guards(_with_work_buffers(model, schedule, plan, prefix))
     return {
         "prefix": prefix, "macro": prefix.upper(), "guard": f"{prefix.upper()}_H",
         "version": __version__, "source_name": source_name,
@@ -146,7 +182,7 @@ def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: 
         "output_size": y.size, "output_scale": repr(float(np.float32(y.scale))), "output_zero_point": y.zero_point,
         "output_shape_text": "x".join(map(str, y.shape)),
         "arena_bytes": plan.arena_bytes, "arena_words": (plan.arena_bytes + 3) // 4,
-        "layers": _with_work_buffers(model, schedule, plan, prefix), "calls": calls,
+        "layers": layers, "build_guards": guards, "calls": calls,
         "calls_use_arena": any("arena[" in line for call in calls for line in call.lines),
         "buffers": _buffer_rows(plan, schedule),
         "weight_bytes": sum(a.nbytes for layer in model.layers for a in layer.arrays),
