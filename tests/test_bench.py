@@ -48,9 +48,20 @@ def test_rows_render_with_and_without_a_baseline(tmp_path):
     results.add("S", "alone", 7.0, None, "", "clips/s", higher_is_better=True)
     assert [r.ratio for r in results.rows] == [2.0, 3.0, None]
     text = render_markdown(results, BenchOptions(out=tmp_path, presets=("x",)))
-    assert "| cost | 50 instructions | 100 | base | 2.00x |" in text
-    assert "| alone | 7.0 clips/s | — |  | — |" in text
+    assert "| cost | 50 instructions | 100 | base | 2.00x | — | — |" in text
+    assert "| alone | 7.0 clips/s | — |  | — | — | — |" in text
     assert Row("S", "f", 1.0, 0.0, "", "bytes").ratio is None
+
+
+def test_published_figures_sit_in_their_own_labelled_column(tmp_path):
+    """A figure not measured in this run is never a baseline (no ratio) and names its public source."""
+    results = Results()
+    results.add("S", "ours", 2.0e6, None, "", "instructions", note="published: x", published=21_840_000,
+                published_source="MLPerf Tiny inference results")
+    assert results.rows[0].ratio is None
+    text = render_markdown(results, BenchOptions(out=tmp_path, presets=("x",)))
+    assert "| ours | 2,000,000 instructions | — |  | — | 21,840,000 | MLPerf Tiny inference results |" in text
+    assert "reference.md" not in text
 
 
 def test_quick_option_measures_s_only():
