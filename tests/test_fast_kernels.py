@@ -7,6 +7,7 @@ under -icount shift=0, so instruction counts are exact and may be asserted.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,29 @@ def test_fast_requantization_is_only_claimed_when_exact():
     assert not _requant_is_fast(w, bias, 0, np.array([-5, 0]), -128)          # not a right shift
     assert not _requant_is_fast(w * 10_000, bias, 0, shifts, -128)            # accumulator may pass 2^30
     assert not _requant_is_fast(w, bias, 0, np.array([-5, -24]), -128)        # offset * 2^24 overflows
+
+
+def test_work_buffer_size_is_generated_and_checked_by_the_kernels(models, tmp_path):
+    """The work buffer's size is generated into each fast layer (work_words, from the memory plan) and
+    the kernels check their need against it: with one word too few they decline the layer (outputs
+    change, nothing is written past the buffer) instead of trusting the generator."""
+    model = models["ds-cnn-like"]
+    engine = generate_engine(model)
+    fast = [layer for layer in engine.model.layers if dict(layer.fields).get("fast_requant") == "1"]
+    assert fast
+    source = engine.files[f"{engine.prefix}.c"]
+    for layer in fast:
+        work = engine.plan.work_of_step(engine.schedule.step_of(layer.index))
+        assert f".work_words = {work.size // 4}" in source and work.size >= layer.work_bytes > 0
+    x = varied_inputs(20, engine.model.tensors[engine.model.input].size, seed=5)
+    reference = TFLMEngine(model).run(x)
+    platform = "cortex-m4"
+    if not toolchain_available(platform)[0]:
+        pytest.skip(toolchain_available(platform)[1])
+    needed = max(layer.work_bytes for layer in fast) // 4
+    size = engine.plan.work_of_step(engine.schedule.step_of(fast[0].index)).size // 4
+    short = source.replace(f".work_words = {size}", f".work_words = {needed - 1}")
+    assert short != source
+    broken = dataclasses.replace(engine, files={**engine.files, f"{engine.prefix}.c": short})
+    run = run_device_program(build_device_program(broken, tmp_path, platform=platform), broken, x, platform=platform)
+    assert not compare_outputs(run.outputs, reference).ok
