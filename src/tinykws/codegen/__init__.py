@@ -37,6 +37,12 @@ def engine_dir() -> Path:
     return templates_dir() / "engine"
 
 
+def drivers_dir() -> Path:
+    """Test and benchmark drivers of a generated engine (host stdio, emulated Cortex-M): not part of
+    the engine and never copied into an engine folder."""
+    return templates_dir() / "drivers"
+
+
 @dataclass(frozen=True)
 class GeneratedEngine:
     prefix: str

@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinykws.codegen import GeneratedEngine, engine_dir, write_engine
+from tinykws.codegen import GeneratedEngine, drivers_dir, write_engine
 from tinykws.errors import InputError, TinyKWSError
 
 KERNEL_VARIANTS: dict[str, tuple[str, ...]] = {"portable": ("-DTKW_PORTABLE",), "optimized": ()}
@@ -38,7 +38,7 @@ class DeviceRun:
 
 
 def render_device_main(engine: GeneratedEngine) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(engine_dir())), undefined=jinja2.StrictUndefined,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(drivers_dir())), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     return env.get_template("device_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
 

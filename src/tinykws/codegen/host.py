@@ -12,14 +12,14 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinykws.codegen import GeneratedEngine, engine_dir, generate_engine, write_engine
+from tinykws.codegen import GeneratedEngine, drivers_dir, generate_engine, write_engine
 from tinykws.errors import TinyKWSError
 from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, CompileError,
                                 find_compiler, run_compiler)
 
 
 def render_host_main(engine: GeneratedEngine) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(engine_dir())), undefined=jinja2.StrictUndefined,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(drivers_dir())), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     return env.get_template("host_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
 
