@@ -86,6 +86,13 @@ def run_fold(cfg: RunConfig, dataset: Dataset, fold: int, out: Path, on_epoch=No
 _DONE = "fold_result.json"  # written last: a fold with it is complete and is not trained again
 
 
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"a {platform.machine()} machine with {os.cpu_count()} cores"
+
+
 def _recipe_of(cfg: RunConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
@@ -137,7 +144,7 @@ def cross_validate(cfg: RunConfig, eval_dirs: list[Path], extra_dirs: list[Path]
         results.append(result)
         if on_fold is not None:
             on_fold(result)
-        report = summary(results) | {"k": k, "config": _recipe_of(cfg)}
+        report = summary(results) | {"k": k, "config": _recipe_of(cfg), "machine": _machine()}
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "cv.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
