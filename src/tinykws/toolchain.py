@@ -32,11 +32,12 @@ STRICT_FLAGS: tuple[str, ...] = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pe
 SANITIZE_FLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1")
 
 
-class CompileError(TinyKWSError):
-    """The C compiler is missing or rejected the generated engine."""
+class BuildError(TinyKWSError):
+    """A C build failed, on the host or for a Cortex-M (compiler missing or rejecting the code, make
+    failing): the one build error of the project; the message carries the tool's output."""
 
 
-class CompilerMissing(CompileError, EnvironmentFailure):
+class CompilerMissing(BuildError, EnvironmentFailure):
     """No C compiler on PATH: the environment failed (CLI exit code 3)."""
 
 
@@ -50,11 +51,7 @@ def find_compiler(name: str = "gcc") -> str:
 def run_compiler(args: list[str], cwd: Path) -> None:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0 or proc.stderr.strip():
-        raise CompileError(f"{' '.join(args[:1])} failed in {cwd}:\n{proc.stderr.strip()[:4000]}")
-
-
-class BuildError(TinyKWSError):
-    """The cross compiler failed; the message carries its output."""
+        raise BuildError(f"{' '.join(args[:1])} failed in {cwd}:\n{proc.stderr.strip()[:4000]}")
 
 
 class QemuError(EnvironmentFailure):

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinykws.codegen import GeneratedEngine, drivers_dir, generate_engine, write_engine
 from tinykws.errors import TinyKWSError
-from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, CompileError,
+from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, BuildError,
                                 find_compiler, run_compiler)
 
 
@@ -51,7 +51,7 @@ def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray) -> np.nd
         in_path.write_bytes(x.tobytes())
         proc = subprocess.run([str(exe), str(in_path), str(out_path)], capture_output=True, text=True)
         if proc.returncode != 0 or proc.stderr.strip():
-            raise CompileError(f"{exe.name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[:4000]}")
+            raise BuildError(f"{exe.name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[:4000]}")
         return np.frombuffer(out_path.read_bytes(), np.int8).reshape(len(x), out_size).copy()
 
 
