@@ -192,7 +192,7 @@ def test_host_stream_mode_clean_under_sanitizers(stream_host_bundle: Path, tone_
     assert_same_detections(parse_app(done.stdout), expected)
 
 
-@pytest.mark.parametrize(("samples", "hops"), [(0, 0), (319, 0), (15999, 49), (16320, 51)])
+@pytest.mark.parametrize(("samples", "hops"), [(319, 0), (15999, 49), (16320, 51)])
 def test_host_stream_mode_on_short_streams(stream_host_bundle: Path, stream_run: Path, tmp_path: Path,
                                            samples: int, hops: int) -> None:
     """Only whole hops are processed; no inference before the window is full; silence fires nothing."""
@@ -204,6 +204,19 @@ def test_host_stream_mode_on_short_streams(stream_host_bundle: Path, stream_run:
     every = open_run(stream_run).config.stream.infer_every_hops
     assert int(m["hops"]) == hops and int(m["inferences"]) == (0 if hops < 49 else 1 + (hops - 49) // every)
     assert m["detections"] == "0"
+
+
+def test_host_stream_mode_refuses_an_empty_data_chunk_as_read_wav_does(stream_host_bundle: Path,
+                                                                       tmp_path: Path) -> None:
+    from tinykws.audio.io import read_wav
+    from tinykws.errors import AudioError
+
+    path = tmp_path / "empty.wav"
+    write_wav(path, np.zeros(0, np.float32))
+    with pytest.raises(AudioError, match="empty"):
+        read_wav(path)
+    done = run_app(stream_host_bundle / "tinykws-app", "--stream", str(path))
+    assert done.returncode == 2 and str(path) in done.stderr, done.stderr
 
 
 def test_host_stream_mode_refuses_other_audio(stream_host_bundle: Path, tmp_path: Path) -> None:
