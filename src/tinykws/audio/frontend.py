@@ -27,7 +27,7 @@ from tinykws.config import FeatureConfig, Normalisation
 from tinykws.errors import InputError
 from tinykws.audio.mfcc import dct_matrix, hann_window, mel_matrix
 from tinykws.fsutil import atomic_write_text
-from tinykws.templates import C_RESERVED, c_float, templates_dir
+from tinykws.templates import C_RESERVED, c_float, environment, templates_dir
 
 #: Sources copied as they are (after the prefix rename).
 STATIC_SOURCES: tuple[str, ...] = ("tk_features.h", "tk_features.c")
@@ -177,19 +177,6 @@ def frontend_context(
     }
 
 
-def _jinja_env():
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(frontend_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-
-
 def apply_prefix(text: str, prefix: str) -> str:
     """Rename the tk_/TK_ identifiers (and #include names) to prefix_/PREFIX_."""
     if prefix == "tk":
@@ -217,7 +204,7 @@ def render_frontend(
     check_prefix(prefix)
     out_dir = Path(out_dir)
     context = frontend_context(features, norm, input_scale, input_zero_point)
-    env = _jinja_env()
+    env = environment(str(frontend_dir()))
     written: list[Path] = []
     for name in STATIC_SOURCES:
         text = (frontend_dir() / name).read_text()

@@ -104,8 +104,13 @@ def model_input(audio: np.ndarray, cfg: FeatureConfig, norm: Normalisation | Non
     return normalise(mfcc(audio, cfg), norm)[..., None]
 
 
+def round_to_int8(q: np.ndarray, zero_point: int) -> np.ndarray:
+    """The project's one int8 rounding rule (as the C front end): round half away from zero, add the
+    zero point, clamp to [-128, 127]."""
+    q = np.asarray(q, np.float64)
+    return np.clip(np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point, -128, 127).astype(np.int8)
+
+
 def quantize_input(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float features to int8 model input: round to nearest (half away from zero), clamp."""
-    q = np.asarray(features, np.float64) / scale
-    q = np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    """Float features to int8 model input: scaled, then ``round_to_int8``."""
+    return round_to_int8(np.asarray(features, np.float64) / scale, zero_point)

@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from tinykws.codegen import GeneratedEngine, drivers_dir, write_engine
 from tinykws.errors import InputError, TinyKWSError
+from tinykws.templates import environment
 
 KERNEL_VARIANTS: dict[str, tuple[str, ...]] = {"portable": ("-DTKW_PORTABLE",), "optimized": ()}
 DEVICE_OPTIMIZE = "-O2"
@@ -38,8 +38,7 @@ class DeviceRun:
 
 
 def render_device_main(engine: GeneratedEngine) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(drivers_dir())), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = environment(str(drivers_dir()))
     return env.get_template("device_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
 
 

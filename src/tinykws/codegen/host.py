@@ -9,18 +9,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from tinykws.codegen import GeneratedEngine, drivers_dir, generate_engine, write_engine
 from tinykws.errors import TinyKWSError
+from tinykws.templates import environment
 from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, BuildError,
                                 find_compiler, run_compiler)
 
 
 def render_host_main(engine: GeneratedEngine) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(drivers_dir())), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = environment(str(drivers_dir()))
     return env.get_template("host_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
 
 

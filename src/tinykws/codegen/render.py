@@ -15,6 +15,7 @@ from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
 from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
 from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step, pipeline_order
 from tinykws.errors import InputError, UnsupportedOperatorError
+from tinykws.templates import environment
 
 
 class GeneratorError(UnsupportedOperatorError):
@@ -43,9 +44,7 @@ def _c_values(array: ConstArray) -> str:
 
 
 def _environment(template_dir: Path) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             autoescape=False)
+    env = environment(str(template_dir))  # the project's one Jinja environment for that folder
     env.filters["c_values"] = _c_values
     return env
 

@@ -15,7 +15,6 @@ same side when data is added.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,13 +158,6 @@ def speaker_folds(clips: tuple[Clip, ...], k: int) -> list[tuple[set[str], set[s
     speakers = sorted({c.speaker for c in clips}, key=speaker_percentage)
     folds = [set(speakers[i::k]) for i in range(k)]
     return [(set(speakers) - held, held) for held in folds]
-
-
-_C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def is_c_identifier(label: str) -> bool:
-    return bool(_C_IDENT.match(label))
 
 
 __all__ = ["Clip", "Dataset", "discover", "speaker_of", "speaker_folds", "KEYWORDS", "TRAIN", "VALIDATION", "TEST"]

@@ -19,7 +19,7 @@ import numpy as np
 from tinykws.audio.io import load_clip, to_int16
 from tinykws.config import FeatureConfig, RunConfig
 from tinykws.errors import DataError
-from tinykws.audio.mfcc import mfcc, normalise, quantize_input
+from tinykws.audio.mfcc import mfcc, normalise, quantize_input, round_to_int8
 
 #: Largest |C MFCC - numpy MFCC| the self-test allows. The C front end's
 #: float32 error is 2.7e-4 at most over the 3,174 real clips (tests/test_frontend.py).
@@ -103,9 +103,6 @@ def clips_from_dir(data_dir: Path, cfg: RunConfig, count: int) -> list[tuple[str
     return picked
 
 
-def _round_half_away(q: np.ndarray, zero_point: int) -> np.ndarray:
-    return np.clip(np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point, -128, 127).astype(np.int8)
-
 
 def tie_neighbours(mfcc_values: np.ndarray, cfg: RunConfig, scale: float, zero_point: int,
                    tolerance: float) -> np.ndarray:
@@ -113,8 +110,8 @@ def tie_neighbours(mfcc_values: np.ndarray, cfg: RunConfig, scale: float, zero_p
     std = np.asarray(cfg.normalisation.std if cfg.normalisation else (1.0,) * cfg.features.n_mfcc)
     q = normalise(mfcc_values, cfg.normalisation).astype(np.float64) / scale
     margin = tolerance / (std * scale) + 1e-5 * (np.abs(q) + 1.0)  # + float32 arithmetic in C
-    nominal = _round_half_away(q, zero_point)
-    low, high = _round_half_away(q - margin, zero_point), _round_half_away(q + margin, zero_point)
+    nominal = round_to_int8(q, zero_point)
+    low, high = round_to_int8(q - margin, zero_point), round_to_int8(q + margin, zero_point)
     return np.where(low != nominal, low, high).astype(np.int8)
 
 
