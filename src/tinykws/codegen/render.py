@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,25 +14,22 @@ from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
 from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
 from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step, pipeline_order
 from tinykws.errors import InputError, UnsupportedOperatorError
-from tinykws.templates import environment
+from tinykws.templates import check_c_identifier, environment
 
 
 class GeneratorError(UnsupportedOperatorError):
     """The generator would emit an engine that breaks its own contracts (a bug, never silently emitted)."""
 
-C_KEYWORDS = frozenset("""
-auto break case char const continue default do double else enum extern float for goto if inline int long
-register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
-_Bool _Complex _Imaginary main""".split())
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
 def check_prefix(prefix: str) -> str:
-    """A prefix must be a C identifier, not a keyword, not reserved (leading underscore)."""
-    if not _IDENTIFIER.match(prefix) or prefix in C_KEYWORDS or prefix.startswith("tkw_"):
-        raise InputError(f"prefix {prefix!r} is not a usable C identifier "
-                         "(letters, digits and '_', starting with a letter; not a keyword; not tkw_)")
-    return prefix
+    """A prefix must be a C identifier (``templates.check_c_identifier``: not a C or C++ keyword)
+    that starts with a letter, and neither ``main`` nor in the kernels' ``tkw_`` namespace."""
+    if prefix[:1].isalpha() and prefix != "main" and not prefix.startswith("tkw_"):
+        try:
+            return check_c_identifier(prefix)
+        except InputError:
+            pass
+    raise InputError(f"prefix {prefix!r} is not a usable C identifier "
+                     "(letters, digits and '_', starting with a letter; not a keyword; not tkw_)")
 
 
 def _c_values(array: ConstArray) -> str:
