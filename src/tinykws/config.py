@@ -70,6 +70,9 @@ class ModelConfig:
     l2: float = 1e-4
     kind: str = "ds-cnn"  # or "mobilenetv2": inverted residual bottlenecks
     expansion: int = 4  # mobilenetv2: 1x1 expansion factor
+    # "same": SAME padding in both axes. "valid": VALID in time (every output row depends only on the
+    # input rows under the kernel, so a stream can compute new rows only), SAME in frequency (explicit PAD)
+    time_padding: str = "same"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,12 @@ class TrainConfig:
     label_smoothing: float = 0.1  # +1.9 points on a held-out speaker fold of the real clips
     balance_classes: bool = True  # every keyword drawn equally often per epoch (repeats for scarce ones)
     speed_range: float = 0.0  # speed perturbation: factor uniform in [1 - r, 1 + r]
+    # Streaming-aware training (tinykws.data.pipeline, "stream windows"): this share of keyword and
+    # unknown rows is cut at a random offset where the window still holds >= 90% of the word's speech
+    # energy, with a fragment (<= 30%) of a neighbouring clip in the space the shift leaves
+    stream_share: float = 0.0
+    # extra rows (share of the epoch) that hold only 10-50% of a keyword's speech: labelled _unknown_
+    partial_share: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,11 @@ def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, se
     from tinykws.config import RunConfig
     from tinykws.model.build import preset
 
-    cfg = RunConfig(model=preset(preset_name, width, depth), data_dirs=tuple(str(d) for d in data_dir))
+    from tinykws.model.build import stream_config_for
+
+    model = preset(preset_name, width, depth)
+    cfg = RunConfig(model=model, data_dirs=tuple(str(d) for d in data_dir))
+    cfg = cfg.replace(stream=stream_config_for(model, cfg.stream))
     changes = {"seed": seed}
     if epochs is not None:
         changes["epochs"] = epochs
@@ -86,7 +90,8 @@ def _train_config(data_dir: list[Path], preset_name: str, epochs: int | None, se
 
 
 DataDirOpt = Annotated[list[Path], typer.Option("--data-dir", help="data folder (repeat to merge several)")]
-PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l, mobilenetv2-s")]
+PresetOpt = Annotated[str, typer.Option(help="model preset: ds-cnn-s, ds-cnn-m, ds-cnn-l, mobilenetv2-s, "
+                                                     "ds-cnn-s-stream (VALID in time, for the incremental stream engine)")]
 MAX_EPOCHS, MAX_BATCH = 100_000, 65_536
 EpochsOpt = Annotated[Optional[int], typer.Option(min=1, max=MAX_EPOCHS,
                                                   help="epochs (default 36, the reference schedule)")]

@@ -3,7 +3,22 @@
 Per epoch, numpy draws the whole epoch's plan at once (which clip, time shift,
 speed factor, gain, which noise recording, where and how loud, SpecAugment
 masks) from one seeded generator, so the augmentation's distribution is the
-recipe's and a run repeats exactly. Batches are assembled with vectorised
+recipe's and a run repeats exactly.
+
+Stream windows (``TrainConfig.stream_share`` / ``partial_share``) teach the
+classifier what an always-on detector sees: one-second windows at any offset
+of a longer stream. The rule, from each clip's speech coverage (the share of
+its speech energy, frames within 20 dB of its loudest, that falls inside the
+window at a given offset):
+
+- coverage >= 0.9: the window is the clip's label (a stream row draws its
+  offset among all such offsets, not just +-100 ms);
+- coverage in [0.1, 0.5] of a keyword: a *partial keyword*, labelled
+  ``_unknown_`` (an explicit negative: the detector must not fire on it);
+- between 0.5 and 0.9: ambiguous, never drawn;
+- a neighbouring clip (any word) fills the space the offset leaves, placed
+  one clip length (plus a 0-300 ms gap) away, kept only if at most 30% of
+  its speech falls inside the window, so it never changes the label. Batches are assembled with vectorised
 gathers (no per-clip Python loop) and handed to ``tf.data``, which computes the
 MFCC with ``tf.signal`` (the same window, mel and DCT matrices as
 ``tinykws.audio.mfcc``), applies the masks in parallel map calls and prefetches
@@ -36,6 +51,8 @@ class EpochPlan:
     mixup: np.ndarray  # float32 weight of the clip itself (1 = no mixup)
     time_masks: np.ndarray  # int32 (n, masks, 2): start, width in frames
     freq_masks: np.ndarray  # int32 (n, masks, 2): start, width in mel bins
+    neighbour: np.ndarray | None = None  # int64 clip beside the row's clip (-1: none); stream windows only
+    neighbour_shift: np.ndarray | None = None  # int32 samples, as ``shift``
 
     def __len__(self) -> int:
         return len(self.clip)
@@ -109,6 +126,90 @@ def epoch_indices(y: np.ndarray, labels: tuple[str, ...], tc: TrainConfig, rng: 
     return idx
 
 
+# ---------------------------------------------------------------- stream windows
+
+COVERAGE_FRAME = 320  # 20 ms at 16 kHz: offsets are drawn on this grid
+KEEP_COVERAGE = 0.9  # a window with at least this share of a word's speech is that word
+PARTIAL_COVERAGE = (0.1, 0.5)  # a keyword fragment in this range is _unknown_
+NEIGHBOUR_COVERAGE = 0.3  # a neighbouring word may show at most this much of itself
+NEIGHBOUR_GAP_S = 0.3
+
+
+def speech_coverage(bank: np.ndarray, frame: int = COVERAGE_FRAME, below_db: float = 20.0) -> np.ndarray:
+    """(clips, 2 F + 1) float32: share of each clip's speech energy inside the window when the clip
+    is shifted by k frames, k = -F..F (F = frames per clip). Speech: frames within ``below_db`` of
+    the clip's loudest frame. A silent clip has coverage 0 everywhere."""
+    n = bank.shape[1] // frame
+    energy = np.empty((len(bank), n), np.float64)
+    for start in range(0, len(bank), 1024):  # float64 of the whole bank at once would be large
+        part = bank[start : start + 1024, : n * frame].astype(np.float32).reshape(-1, n, frame)
+        energy[start : start + 1024] = np.einsum("ijk,ijk->ij", part, part) / frame
+    loud = energy >= energy.max(axis=1, keepdims=True) * 10 ** (-below_db / 10)
+    speech = np.where(loud, energy, 0.0)
+    cum = np.concatenate([np.zeros((len(bank), 1)), np.cumsum(speech, axis=1)], axis=1)
+    total = cum[:, -1:]
+    k = np.arange(-n, n + 1)
+    hi = np.clip(n - k, 0, n)  # clip frames j with 0 <= j + k < n
+    lo = np.clip(-k, 0, n)
+    inside = cum[:, hi] - cum[:, lo]
+    return np.divide(inside, total, out=np.zeros_like(inside), where=total > 0).astype(np.float32)
+
+
+def _shift_where(coverage: np.ndarray, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+    """Per row a random shift (samples) whose coverage is in [lo, hi]; -(10**9) where none is.
+    The shift is k frames plus a fraction of a frame, drawn only where the coverage at both k and
+    k + 1 is in range (in between it moves monotonically from one to the other)."""
+    inside = (coverage >= lo) & (coverage <= hi)
+    ok = inside[:, :-1] & inside[:, 1:]
+    n_frames = (coverage.shape[1] - 1) // 2
+    k = np.argmax(rng.random(ok.shape) * ok, axis=1) - n_frames
+    fraction = rng.integers(0, COVERAGE_FRAME, size=len(k))
+    return np.where(ok.any(axis=1), k * COVERAGE_FRAME + fraction, -(10 ** 9))
+
+
+def _stream_rows(idx: np.ndarray, label: np.ndarray, shift: np.ndarray, y: np.ndarray, labels: tuple[str, ...],
+                 tc: TrainConfig, fc: FeatureConfig, coverage: np.ndarray, rng: np.random.Generator):
+    """Add partial-keyword rows and turn a share of rows into stream windows (see the module
+    docstring); returns (idx, label, shift, neighbour, neighbour_shift)."""
+    silence_id = labels.index(SILENCE) if SILENCE in labels else -2
+    unknown_id = labels.index(UNKNOWN) if UNKNOWN in labels else -2
+    words = np.flatnonzero(y != silence_id)
+    keyword_rows = np.flatnonzero((idx >= 0) & (label != silence_id) & (label != unknown_id))
+    n_partial = int(round(len(idx) * tc.partial_share)) if unknown_id >= 0 and len(keyword_rows) else 0
+    partial = np.zeros(len(idx), bool)
+    if n_partial:
+        extra = idx[rng.choice(keyword_rows, size=n_partial)]
+        idx = np.concatenate([idx, extra])
+        label = np.concatenate([label, np.full(n_partial, unknown_id, np.int32)])
+        shift = np.concatenate([shift, np.zeros(n_partial, shift.dtype)])
+        partial = np.concatenate([partial, np.ones(n_partial, bool)])
+    stream = (idx >= 0) & (label != silence_id) & ~partial & (rng.random(len(idx)) < tc.stream_share)
+    rows = np.flatnonzero(stream | partial)
+    cov = coverage[idx[rows]]
+    new_shift = np.where(partial[rows], _shift_where(cov, *PARTIAL_COVERAGE, rng),
+                         _shift_where(cov, KEEP_COVERAGE, 1.0, rng))
+    found = new_shift > -(10 ** 9)
+    shift = shift.copy()
+    shift[rows[found]] = new_shift[found]
+    keep = np.ones(len(idx), bool)
+    keep[rows[~found & partial[rows]]] = False  # a keyword with no fragment of the wanted size
+    neighbour = np.full(len(idx), -1, np.int64)
+    neighbour_shift = np.zeros(len(idx), np.int64)
+    placed = rows[found]
+    if len(placed) and len(words):
+        nb = words[rng.integers(len(words), size=len(placed))]
+        gap = (rng.uniform(0.0, NEIGHBOUR_GAP_S, size=len(placed)) * fc.sample_rate).astype(np.int64)
+        length = fc.clip_samples
+        s = shift[placed].astype(np.int64)
+        nshift = np.where(s > 0, s - length - gap, s + length + gap)
+        n_frames = (coverage.shape[1] - 1) // 2
+        k = np.clip(np.round(nshift / COVERAGE_FRAME).astype(np.int64), -n_frames, n_frames)
+        ok = coverage[nb, k + n_frames] <= NEIGHBOUR_COVERAGE
+        neighbour[placed[ok]] = nb[ok]
+        neighbour_shift[placed[ok]] = nshift[ok]
+    return idx[keep], label[keep], shift[keep], neighbour[keep], neighbour_shift[keep]
+
+
 def _masks(n: int, count: int, width: int, size: int, rng: np.random.Generator) -> np.ndarray:
     widths = rng.integers(0, width + 1, size=(n, count))
     starts = rng.integers(0, np.maximum(1, size - widths + 1))
@@ -116,13 +217,22 @@ def _masks(n: int, count: int, width: int, size: int, rng: np.random.Generator) 
 
 
 def plan_epoch(y: np.ndarray, labels: tuple[str, ...], tc: TrainConfig, fc: FeatureConfig,
-               noise: NoiseBank, rng: np.random.Generator) -> EpochPlan:
+               noise: NoiseBank, rng: np.random.Generator, coverage: np.ndarray | None = None) -> EpochPlan:
+    """One epoch's augmentation plan. ``coverage`` (``speech_coverage`` of the clip bank) is needed
+    for stream windows (``tc.stream_share`` / ``tc.partial_share``), ignored otherwise."""
     idx = epoch_indices(y, labels, tc, rng)
-    n = len(idx)
     silence_id = labels.index(SILENCE) if SILENCE in labels else 0
     label = np.where(idx >= 0, y[np.maximum(idx, 0)] if len(y) else 0, silence_id).astype(np.int32)
     max_shift = int(fc.sample_rate * tc.time_shift_ms / 1000.0)
-    shift = rng.integers(-max_shift, max_shift + 1, size=n) if max_shift else np.zeros(n, np.int64)
+    shift = rng.integers(-max_shift, max_shift + 1, size=len(idx)) if max_shift else np.zeros(len(idx), np.int64)
+    neighbour = neighbour_shift = None
+    if tc.stream_share or tc.partial_share:
+        if coverage is None:
+            raise ValueError("stream windows need the clips' speech coverage (pipeline.speech_coverage)")
+        idx, label, shift, neighbour, neighbour_shift = _stream_rows(idx, label, shift, y, labels, tc, fc,
+                                                                     coverage, rng)
+        neighbour_shift = neighbour_shift.astype(np.int32)
+    n = len(idx)
     speed = (rng.uniform(1.0 - tc.speed_range, 1.0 + tc.speed_range, size=n) if tc.speed_range
              else np.ones(n))
     gain = 10.0 ** (rng.uniform(-tc.gain_db, tc.gain_db, size=n) / 20.0) if tc.gain_db else np.ones(n)
@@ -146,6 +256,7 @@ def plan_epoch(y: np.ndarray, labels: tuple[str, ...], tc: TrainConfig, fc: Feat
         silence_volume=silence_volume.astype(np.float32), mixup=mix.astype(np.float32),
         time_masks=_masks(n, tc.spec_time_masks, tc.spec_time_width, fc.n_frames, rng),
         freq_masks=_masks(n, tc.spec_freq_masks, tc.spec_freq_width, fc.n_mels, rng),
+        neighbour=neighbour, neighbour_shift=neighbour_shift,
     )
 
 
@@ -172,6 +283,14 @@ def _place(out: np.ndarray, clip: np.ndarray, shift: int, scale: float) -> None:
         np.multiply(clip[-shift:], scale, out=out[: n + shift], casting="unsafe")
 
 
+def _add_placed(out: np.ndarray, clip: np.ndarray, shift: int, scale: float) -> None:
+    """``out`` += ``clip`` shifted by ``shift`` samples (the overlapping part only), times ``scale``."""
+    n = len(out)
+    lo, hi = max(0, shift), min(n, shift + len(clip))
+    if lo < hi:
+        out[lo:hi] += clip[lo - shift : hi - shift] * np.float32(scale)
+
+
 def assemble(plan: EpochPlan, rows: slice, bank: np.ndarray, noise: NoiseBank) -> np.ndarray:
     """The augmented float32 audio of ``plan[rows]``: (B, clip_samples), clipped to [-1, 1].
 
@@ -193,6 +312,8 @@ def assemble(plan: EpochPlan, rows: slice, bank: np.ndarray, noise: NoiseBank) -
         if plan.speed[i] != 1.0:
             clip = _stretch(clip.astype(np.float32), float(plan.speed[i]))
         _place(out[r], clip, int(plan.shift[i]), float(scale))
+        if plan.neighbour is not None and plan.neighbour[i] >= 0:
+            _add_placed(out[r], bank[plan.neighbour[i]], int(plan.neighbour_shift[i]), float(scale))
         if plan.noise_volume[i] > 0:
             s = plan.noise_start[i]
             out[r] += noise.samples[s : s + crop] * plan.noise_volume[i]

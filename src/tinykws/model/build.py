@@ -2,14 +2,18 @@
 
 One standard convolution, then depthwise separable blocks (depthwise 3x3 ->
 BN -> ReLU -> pointwise 1x1 -> BN -> ReLU), global average pooling, one
-dense layer and a softmax. Padding is SAME everywhere.
+dense layer and a softmax. Padding is SAME everywhere, except in the
+streaming presets (``time_padding="valid"``): there every layer is VALID in
+time and SAME in frequency (an explicit zero PAD in frequency before each
+VALID conv), so an output row depends only on the input rows under the
+kernel and a stream can compute each row once (tinykws.codegen.incremental).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from tinykws.config import ConvSpec, FeatureConfig, ModelConfig
+from tinykws.config import ConvSpec, FeatureConfig, ModelConfig, StreamConfig
 from tinykws.errors import InputError
 
 # Batch-norm moving averages that settle within a few epochs of a small data set
@@ -34,6 +38,15 @@ PRESETS: dict[str, ModelConfig] = {
         first=ConvSpec(276, (10, 4), (2, 1)),
         ds_filters=(276,) * 5,
         ds_strides=((2, 2),) + ((1, 1),) * 4,
+    ),
+    # ds-cnn-s for always-on streaming: VALID in time (see the module docstring); one second gives
+    # 20 rows after the first conv and 12 after the last depthwise, 1.66 M MACs per full window
+    "ds-cnn-s-stream": ModelConfig(
+        name="ds-cnn-s-stream",
+        first=ConvSpec(64, (10, 4), (2, 2)),
+        ds_filters=(64,) * 4,
+        ds_strides=((1, 1),) * 4,
+        time_padding="valid",
     ),
     # MobileNetV2-style inverted residuals at DS-CNN-S's MAC budget
     "mobilenetv2-s": ModelConfig(
@@ -75,9 +88,11 @@ def build_model(model_cfg: ModelConfig, feature_cfg: FeatureConfig, n_classes: i
 
     reg = keras.regularizers.L2(model_cfg.l2) if model_cfg.l2 else None
     relu_max = 6.0 if model_cfg.kind == "mobilenetv2" else None
+    check_model_config(model_cfg, feature_cfg)
     inputs = keras.Input(shape=(feature_cfg.n_frames, feature_cfg.n_mfcc, 1), name="mfcc")
+    x, padding = _freq_pad(inputs, model_cfg, model_cfg.first.kernel, model_cfg.first.stride, "conv")
     x = layers.Conv2D(model_cfg.first.filters, model_cfg.first.kernel, strides=model_cfg.first.stride,
-                      padding="same", use_bias=False, kernel_regularizer=reg, name="conv")(inputs)
+                      padding=padding, use_bias=False, kernel_regularizer=reg, name="conv")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv_bn")(x)
     x = layers.ReLU(relu_max, name="conv_relu")(x)
     if model_cfg.dropout_first:
@@ -93,6 +108,69 @@ def build_model(model_cfg: ModelConfig, feature_cfg: FeatureConfig, n_classes: i
     return keras.Model(inputs, outputs, name=model_cfg.name.replace("-", "_"))
 
 
+TIME_PADDINGS = ("same", "valid")
+
+
+def check_model_config(model_cfg: ModelConfig, feature_cfg: FeatureConfig) -> None:
+    """Refuse, with the reason, a configuration the builder cannot make."""
+    if model_cfg.time_padding not in TIME_PADDINGS:
+        raise InputError(f"model.time_padding must be one of {', '.join(TIME_PADDINGS)}, "
+                         f"got {model_cfg.time_padding!r}")
+    if model_cfg.time_padding == "valid":
+        if model_cfg.kind != "ds-cnn":
+            raise InputError(f"time_padding 'valid' is built for ds-cnn models only, not {model_cfg.kind!r}")
+        rows = time_rows(model_cfg, feature_cfg.n_frames)
+        if rows[-1] < 1:
+            raise InputError(f"{model_cfg.name}: VALID time padding leaves no output row of "
+                             f"{feature_cfg.n_frames} frames (rows per layer {rows})")
+
+
+def time_rows(model_cfg: ModelConfig, n_frames: int) -> list[int]:
+    """Output rows (time) of the first conv and of every depthwise layer for ``n_frames`` input frames."""
+    same = model_cfg.time_padding == "same"
+
+    def out(n, k, s):
+        return -(-n // s) if same else (n - k) // s + 1
+
+    rows = [out(n_frames, model_cfg.first.kernel[0], model_cfg.first.stride[0])]
+    for stride in model_cfg.ds_strides:
+        rows.append(out(rows[-1], model_cfg.ds_kernel[0], stride[0]))
+    return rows
+
+
+def time_stride(model_cfg: ModelConfig) -> int:
+    """Frames between two consecutive output rows of the last layer."""
+    total = model_cfg.first.stride[0]
+    for stride in model_cfg.ds_strides:
+        total *= stride[0]
+    return total
+
+
+def stream_config_for(model_cfg: ModelConfig, stream: StreamConfig) -> StreamConfig:
+    """The stream config of a new run: a VALID-time model infers every N hops with N a multiple of
+    its time stride (so every inference's rows line up with the rows already computed; the
+    incremental engine needs that), the largest such N up to today's 5 (DS-CNN-S: 4 hops, 80 ms)."""
+    if model_cfg.time_padding != "valid":
+        return stream
+    stride = time_stride(model_cfg)
+    every = max(stride, stream.infer_every_hops // stride * stride)
+    return dataclasses.replace(stream, infer_every_hops=every)
+
+
+def _freq_pad(x, model_cfg: ModelConfig, kernel, stride, name):
+    """(tensor, Keras padding): unchanged and "same", or zero-padded in frequency as SAME would and "valid"."""
+    from keras import layers
+
+    if model_cfg.time_padding == "same":
+        return x, "same"
+    width = x.shape[2]
+    out = -(-width // stride[1])
+    total = max((out - 1) * stride[1] + kernel[1] - width, 0)
+    if total == 0:
+        return x, "valid"
+    return layers.ZeroPadding2D(((0, 0), (total // 2, total - total // 2)), name=f"{name}_pad")(x), "valid"
+
+
 def _conv_bn(x, filters, kernel, stride, reg, name, relu_max=None, activation=True):
     from keras import layers
 
@@ -105,7 +183,8 @@ def _conv_bn(x, filters, kernel, stride, reg, name, relu_max=None, activation=Tr
 def _depthwise_bn(x, model_cfg: ModelConfig, stride, reg, name, relu_max=None):
     from keras import layers
 
-    x = layers.DepthwiseConv2D(model_cfg.ds_kernel, strides=stride, padding="same", use_bias=False,
+    x, padding = _freq_pad(x, model_cfg, model_cfg.ds_kernel, stride, name)
+    x = layers.DepthwiseConv2D(model_cfg.ds_kernel, strides=stride, padding=padding, use_bias=False,
                                depthwise_regularizer=reg, name=name)(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(relu_max, name=f"{name}_relu")(x)

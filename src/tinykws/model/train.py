@@ -21,7 +21,7 @@ import numpy as np
 from tinykws.audio.mfcc import compute_normalisation, mfcc, model_input
 from tinykws.config import SILENCE, RunConfig, TrainConfig, save_config
 from tinykws.data.loading import LoadedClips, load_clips, load_noise
-from tinykws.data.pipeline import NoiseBank, plan_epoch, training_dataset
+from tinykws.data.pipeline import NoiseBank, plan_epoch, speech_coverage, training_dataset
 from tinykws.data.speech_commands import TRAIN, VALIDATION, Dataset, discover
 from tinykws.errors import DataError, InputError
 from tinykws.fsutil import atomic_write_text
@@ -130,6 +130,7 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
     tc, fc = cfg.train, cfg.features
     bank = data.train.int16()
     noise = NoiseBank(data.noise, fc.clip_samples)
+    coverage = speech_coverage(bank) if tc.stream_share or tc.partial_share else None
     x_val = model_input(data.val.audio, fc, cfg.normalisation) if len(data.val.clips) else None
     y_val = np.eye(len(cfg.labels), dtype=np.float32)[data.y_val]
     history: list[dict] = []
@@ -139,7 +140,8 @@ def fit(model, data: TrainingData, cfg: RunConfig, run_dir: Path,
     for epoch in range(tc.epochs):
         model.optimizer.learning_rate.assign(lr_for_epoch(epoch, tc))
         epoch_seed = tc.seed * 1000 + epoch
-        plan = plan_epoch(data.y_train, cfg.labels, tc, fc, noise, np.random.default_rng(epoch_seed))
+        plan = plan_epoch(data.y_train, cfg.labels, tc, fc, noise, np.random.default_rng(epoch_seed),
+                          coverage)
         ds = training_dataset(plan, bank, noise, fc, tc, cfg.normalisation, len(cfg.labels), epoch_seed)
         t0 = time.perf_counter()
         logs = model.fit(ds, epochs=1, verbose=0, shuffle=False).history
