@@ -13,7 +13,7 @@ EXTRA  ?= ../shared/data/speech_commands_extra
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm flac vorbis-tools \
     $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),gcc-multilib)
 
-.PHONY: setup system-deps demo test test-all firmware bench docs reference-model clean
+.PHONY: setup system-deps demo test test-all firmware bench docs reference-model tflm-tree clean
 
 setup: $(VENV)/.installed system-deps
 
@@ -54,6 +54,18 @@ firmware: setup
 
 bench: setup
 	$(BIN)/python -m tinykws.bench --out bench
+
+# A TensorFlow Lite Micro tree for TFLM_DIR, from repository snapshots (no network): SNAPSHOTS holds one entry
+# per repository named owner+name (tensorflow+tflite-micro, google+flatbuffers, google+gemmlowp, google+ruy,
+# mborgerding+kissfft, ARM-software+CMSIS_6, ARM-software+Cortex_DFP, ARM-software+CMSIS-NN): a bare git
+# repository (or a folder holding one as repo/, or a work tree), or a plain tree named owner+name@REF.
+# TFLM is checked out at TFLM_COMMIT (default: the one tinykws.firmware.tflm_tree names), the others at the commits it pins, with TFLM's patches applied.
+SNAPSHOTS   ?=
+TFLM_OUT    ?= ../tflm
+TFLM_COMMIT ?=
+tflm-tree: setup
+	@test -n "$(SNAPSHOTS)" || { echo "usage: make tflm-tree SNAPSHOTS=DIR [TFLM_OUT=DIR]" >&2; exit 2; }
+	$(BIN)/python -m tinykws.firmware.tflm_tree --snapshots $(SNAPSHOTS) --out $(TFLM_OUT) $(if $(TFLM_COMMIT),--tflm-commit $(TFLM_COMMIT))
 
 # README's figures from the results files (copies bench/results.json to docs/results/bench.json if present).
 docs: setup
