@@ -13,6 +13,14 @@ accept, counted by context: during a keyword event (wrong keyword or a
 repeat), during an unknown word, or in background noise only.
 Latency is measured from the end of the spoken word (the last 20 ms frame of
 the clip within 20 dB of its loudest frame) to the detection.
+
+Two streams from disjoint speakers: the held-out speakers are split in two
+by a salted hash of the speaker id. The *validation* stream (``tune_share``
+of the speakers) is swept and the operating point (threshold) is chosen on
+it; the *test* stream (the other speakers) is then scored at that threshold,
+and its figures are the report's top-level ones. With a single held-out
+speaker both streams come from that speaker and the report says so. The
+test stream is also scored clean (no background noise; same events).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ class EvalOptions:
     max_false_reject_rate: float = 0.05
     thresholds: tuple[int, ...] = tuple(range(-64, 128, 2)) + (127,)
     fixed_threshold: int | None = None  # evaluate only this threshold, choose nothing
+    tune_share: float = 0.5  # share of held-out speakers that build the validation stream
+    tune_minutes: float | None = None  # length of the validation stream (default: ``minutes``)
+    clean: bool = True  # also score the test stream without background noise
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,27 @@ class ClipPool:
     audio: np.ndarray  # (N, clip_samples) float32
     y: np.ndarray  # (N,) class index
     paths: tuple[Path, ...]
+
+    def subset(self, keep: np.ndarray) -> "ClipPool":
+        return ClipPool(self.audio[keep], self.y[keep], tuple(p for p, k in zip(self.paths, keep) if k))
+
+
+def split_speakers(pool: ClipPool, tune_share: float) -> tuple[ClipPool, ClipPool, bool]:
+    """(validation pool, test pool, disjoint): clips split by a salted hash of their speaker, so no
+    speaker is in both; with one speaker only, both pools are that speaker's (disjoint False)."""
+    import hashlib
+
+    from tinykws.data.speech_commands import speaker_of
+
+    speakers = [speaker_of(p) for p in pool.paths]
+    tune = np.array([int(hashlib.sha1(f"tinykws-stream:{s}".encode("utf-8", "surrogateescape")).hexdigest(), 16)
+                     % 1000 < 1000 * tune_share for s in speakers], bool)
+    if len(set(speakers)) < 2:
+        return pool, pool, False
+    if tune.all() or not tune.any():  # few speakers, all hashed to one side: the first one tunes
+        first = sorted(set(speakers))[0]
+        tune = np.array([s == first for s in speakers], bool)
+    return pool.subset(tune), pool.subset(~tune), True
 
 
 # ------------------------------------------------------------------ the stream
@@ -288,31 +320,98 @@ def noise_level(pool: ClipPool, labels: tuple[str, ...], snr_db: float) -> float
     return float(np.median(levels)) / 10 ** (snr_db / 20)
 
 
+@dataclass(frozen=True)
+class StreamRun:
+    """One stream built and run through the model: its events, outputs and threshold sweep."""
+
+    events: list[Event]
+    outputs: StreamOutputs
+    hours: float
+    curve: dict[int, dict]
+
+
+def run_stream(name: str, pool: ClipPool, noise: list[np.ndarray], noise_rms: float, minutes: float, seed: int,
+               engine, quant: Quantization, config: RunConfig, opts: EvalOptions,
+               progress: Progress | None = None) -> StreamRun:
+    """Plan the events of a ``minutes``-long stream of ``pool``'s clips, run the model over it once,
+    and score it (every threshold of the sweep, or only ``opts.fixed_threshold``)."""
+    rate = config.features.sample_rate
+    total = int(minutes * 60 * rate)
+    rng = np.random.default_rng(seed)
+    events = plan_events(pool, config.labels, opts, total, rate, rng)
+    if not any(e.kind == "keyword" for e in events):
+        raise InputError(f"--minutes {minutes:g} is too short to hold a keyword; give a longer stream")
+    blocks = stream_blocks(pool, events, Background(noise, opts, rate, rng), noise_rms, total, 10 * rate)
+    step = (lambda done, n: progress(f"running the model over the {name} stream", done, n)) if progress else None
+    outputs = run_model(blocks, engine, quant, config, total, step)
+    hours = total / rate / 3600.0
+    return StreamRun(events, outputs, hours, sweep(outputs, events, config, opts, hours))
+
+
 def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress | None = None,
              reference: bool = True) -> dict:
-    """Build the stream, run the model once, sweep thresholds; the report (nothing written)."""
+    """Validation stream (threshold chosen there) and test stream (reported) from disjoint held-out
+    speakers, the test stream also clean; the report (nothing written)."""
     from tinykws.run import require
 
     config = run.config
     check_stream_config(config.stream)
     if opts.minutes <= 0:
         raise InputError(f"--minutes must be positive, got {opts.minutes}")
+    if not 0.0 < opts.tune_share < 1.0:
+        raise InputError(f"the validation share of speakers must be in (0, 1), got {opts.tune_share}")
     engine, quant = open_engine(require(run.int8_tflite, "int8.tflite (run `tinykws export` first)"), reference)
     pool, noise, skipped = load_pool(run, data_dirs)
-    rate = config.features.sample_rate
-    total = int(opts.minutes * 60 * rate)
-    rng = np.random.default_rng(opts.seed)
-    events = plan_events(pool, config.labels, opts, total, rate, rng)
-    if not any(e.kind == "keyword" for e in events):
-        raise InputError(f"--minutes {opts.minutes:g} is too short to hold a keyword; give a longer stream")
-    blocks = stream_blocks(pool, events, Background(noise, opts, rate, rng),
-                           noise_level(pool, config.labels, opts.snr_db), total, 10 * rate)
-    step = (lambda done, n: progress("running the model over the stream", done, n)) if progress else None
-    outputs = run_model(blocks, engine, quant, config, total, step)
-    hours = total / rate / 3600.0
-    curve = sweep(outputs, events, config, opts, hours)
-    chosen = opts.fixed_threshold if opts.fixed_threshold is not None else choose(curve, opts)
-    return _report(run, config, opts, quant, events, pool, curve, chosen, hours, outputs, skipped)
+    tune_pool, test_pool, disjoint = split_speakers(pool, opts.tune_share)
+    noise_rms = noise_level(pool, config.labels, opts.snr_db)
+    validation = None
+    if opts.fixed_threshold is None:
+        validation = run_stream("validation", tune_pool, noise, noise_rms, opts.tune_minutes or opts.minutes,
+                                opts.seed + 1, engine, quant, config, opts, progress)
+        chosen = choose(validation.curve, opts)
+    else:
+        chosen = opts.fixed_threshold
+    test = run_stream("test", test_pool, noise, noise_rms, opts.minutes, opts.seed, engine, quant, config, opts,
+                      progress)
+    clean = None
+    if opts.clean:
+        clean = run_stream("clean test", test_pool, noise, 0.0, opts.minutes, opts.seed, engine, quant, config,
+                           dataclasses.replace(opts, fixed_threshold=chosen), progress)
+    report = _report(run, config, opts, quant, test.events, pool, test.curve, chosen, test.hours, test.outputs,
+                     skipped)
+    report["engine"] = "litert-reference" if reference else "litert-xnnpack"
+    report["operating_point"] = {
+        "chosen_on": ("fixed by --threshold" if validation is None else
+                      "validation stream" if disjoint else
+                      "validation stream of the same single speaker as the test stream (only one held-out speaker)"),
+        "speakers_disjoint": disjoint}
+    report["speakers"] = {"validation": _n_speakers(tune_pool), "test": _n_speakers(test_pool)}
+    if validation is not None:
+        v = validation.curve[chosen]
+        report["validation"] = {
+            "minutes": opts.tune_minutes or opts.minutes, "false_reject_rate": v["false_reject_rate"],
+            "false_accepts_per_hour": v["false_accepts_per_hour"], "false_accepts": v["false_accepts"],
+            "events": {"keyword": sum(e.kind == "keyword" for e in validation.events),
+                       "unknown": sum(e.kind == "unknown" for e in validation.events)},
+            "curve": _curve(validation.curve, quant)}
+    if clean is not None:
+        c = clean.curve[chosen]
+        report["clean"] = {"false_reject_rate": c["false_reject_rate"],
+                           "false_accepts_per_hour": c["false_accepts_per_hour"],
+                           "false_accepts": c["false_accepts"], "latency_ms": c["latency_ms"]}
+    return report
+
+
+def _n_speakers(pool: ClipPool) -> int:
+    from tinykws.data.speech_commands import speaker_of
+
+    return len({speaker_of(p) for p in pool.paths})
+
+
+def _curve(curve: dict[int, dict], quant: Quantization) -> list[dict]:
+    return [{"threshold": t, "threshold_probability": float(quant.probability(t)),
+             "false_reject_rate": c["false_reject_rate"], "false_accepts_per_hour": c["false_accepts_per_hour"]}
+            for t, c in sorted(curve.items())]
 
 
 def _report(run, config, opts, quant: Quantization, events, pool, curve, chosen, hours, outputs, skipped) -> dict:
@@ -336,9 +435,7 @@ def _report(run, config, opts, quant: Quantization, events, pool, curve, chosen,
         "clips": {"held_out": int(len(pool.y)), "skipped_files": list(skipped)},
         "inferences": int(len(outputs.hops)), "hops": int(outputs.n_hops),
         "fixed_threshold": opts.fixed_threshold is not None,
-        "curve": [{"threshold": t, "threshold_probability": float(quant.probability(t)),
-                   "false_reject_rate": c["false_reject_rate"], "false_accepts_per_hour": c["false_accepts_per_hour"]}
-                  for t, c in sorted(curve.items())],
+        "curve": _curve(curve, quant),
     }
 
 
@@ -367,7 +464,11 @@ def plot_tradeoff(report: dict, path: Path) -> Path:
     fa = [c["false_accepts_per_hour"] for c in curve]
     frr = [100 * c["false_reject_rate"] for c in curve]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(fa, frr, ".-", label="threshold sweep")
+    ax.plot(fa, frr, ".-", label="test stream")
+    if "validation" in report:
+        ax.plot([c["false_accepts_per_hour"] for c in report["validation"]["curve"]],
+                [100 * c["false_reject_rate"] for c in report["validation"]["curve"]], ".-", alpha=0.5,
+                label="validation stream (chooses the threshold)")
     ax.plot([report["false_accepts_per_hour"]], [100 * report["false_reject_rate"]], "o", color="red",
             label=f"chosen: int8 {report['threshold']} (p={report['threshold_probability']:.2f})")
     ax.axvline(report["goal"]["max_false_accepts_per_hour"], color="grey", ls=":")
