@@ -31,13 +31,16 @@ import pytest
 from tinykws.audio.io import load_clip, to_int16
 from tinykws.config import FeatureConfig, Normalisation
 from tinykws.errors import InputError
-from tinykws.audio.mfcc import mel_matrix, mfcc, normalise, quantize_input
+from tinykws.audio.mfcc import dct_matrix, mel_matrix, mfcc, normalise, quantize_input
 from tinykws.audio.frontend import (
     c_float,
-    fft_swaps,
+    first_stage_inputs,
+    folded_dct,
     frontend_dir,
+    mel_bands,
     mel_runs,
     render_frontend,
+    split_factors,
     templates_dir,
 )
 
@@ -188,13 +191,54 @@ def test_mel_runs_rebuild_the_mel_matrix() -> None:
     assert runs.bin_range == (1, 128)  # 20 Hz .. 4 kHz of a 512-point FFT at 16 kHz
 
 
-def test_fft_swaps_are_the_bit_reversal() -> None:
-    perm = np.arange(256)
-    pairs = np.asarray(fft_swaps(256)).reshape(-1, 2)
-    for i, j in pairs:
-        perm[i], perm[j] = perm[j], perm[i]
-    expected = [int(f"{i:08b}"[::-1], 2) for i in range(256)]
-    np.testing.assert_array_equal(perm, expected)
+def test_mel_bands_rebuild_the_mel_matrix() -> None:
+    bands = mel_bands(FEATURES)
+    dense = np.zeros((FEATURES.n_bins, FEATURES.n_mels + 2))  # columns: filter -1 .. n_mels
+    k = bands.lo
+    for band, length in enumerate(bands.length):
+        for _ in range(length):
+            i = k - bands.lo
+            dense[k, band] += bands.weights[2 * i]
+            dense[k, band + 1] += bands.weights[2 * i + 1]
+            k += 1
+    assert (bands.lo, bands.hi) == mel_runs(FEATURES).bin_range
+    assert not dense[:, 0].any() and not dense[:, -1].any()  # nothing for the filters outside 0..n_mels-1
+    np.testing.assert_array_equal(dense[:, 1:-1], mel_matrix(FEATURES))
+
+
+@pytest.mark.parametrize("points", [128, 256, 512])
+def test_first_stage_reads_the_bit_reversed_order(points: int) -> None:
+    """Group g of the first stage writes positions radix*g + q from points m + q * points / radix, read
+    through the stage's own output order (0, 2, 1, 3 for radix 4): together, the bit-reversal of the points."""
+    firsts = first_stage_inputs(points)
+    radix = points // len(firsts)
+    order = [0, 2, 1, 3] if radix == 4 else [0, 1]
+    positions = [firsts[g] + order[q] * points // radix for g in range(len(firsts)) for q in range(radix)]
+    bits = points.bit_length() - 1
+    np.testing.assert_array_equal(positions, [int(f"{i:0{bits}b}"[::-1], 2) for i in range(points)])
+
+
+def test_split_factors_make_the_real_fft() -> None:
+    x = np.random.default_rng(2).normal(size=FEATURES.fft_size)
+    z = np.fft.fft(x[0::2] + 1j * x[1::2])
+    m = len(z)
+    bins = range(0, m + 1)
+    a = split_factors(FEATURES.fft_size, bins).reshape(-1, 2) @ np.array([1.0, 1j])
+    mirror = np.conj(z[(m - np.asarray(bins)) % m])
+    np.testing.assert_allclose(mirror + a * (z[np.asarray(bins) % m] - mirror), np.fft.rfft(x), atol=1e-9)
+
+
+@pytest.mark.parametrize("n_mels", [40, 31])
+def test_folded_dct_is_the_dct(n_mels: int) -> None:
+    log_mel = np.random.default_rng(4).normal(size=n_mels)
+    half = (n_mels + 1) // 2
+    even = log_mel[:half] + log_mel[::-1][:half]
+    odd = log_mel[:half] - log_mel[::-1][:half]
+    if n_mels % 2:
+        even[-1] = odd[-1] = log_mel[half - 1]
+    folded = folded_dct(n_mels, 13)
+    got = [folded[c] @ (odd if c % 2 else even) for c in range(13)]
+    np.testing.assert_allclose(got, log_mel @ dct_matrix(n_mels, 13), atol=1e-12)
 
 
 @pytest.mark.parametrize("value", [1.0, -0.0, 0.1, 1e-6, -22.42, 3.4e38, 1.1754944e-38, 123456789.0])

@@ -1,7 +1,14 @@
 /*
  * tk_features.c: MFCC front end, float32, no allocation.
- * The specification is tinykws/features.py; tk_feature_tables.{h,c} hold
+ * The specification is tinykws/audio/mfcc.py; tk_feature_tables.{h,c} hold
  * every constant, computed in Python from the run's configuration.
+ *
+ * One frame: the window's int16 samples, windowed as they are read, go
+ * through the first FFT stage straight into bit-reversed order; radix-4
+ * stages finish the half-length complex FFT; one pass over the mel bins
+ * splits it into the real spectrum, takes each magnitude and adds it to its
+ * two mel filters (kept in registers); log; a DCT on the folded log-mel
+ * vector (half the multiplies); normalisation and int8 quantization.
  * The per-frame path calls no libm function but sqrtf (one instruction on
  * cores with an FPU): the logarithm is computed from the float's exponent
  * and a short series, and where the core has fused multiply-add (Cortex-M4F,
@@ -17,6 +24,13 @@
 
 #define TK_FFT_POINTS (TK_FEATURES_FFT_SIZE / 2) /* complex points of the half-length FFT */
 
+/* The FFT's radix-4 stages in Arm FPU assembly (single precision, FMA, Thumb-2:
+ * Cortex-M4F, M7, M33, M55); elsewhere, and with TK_FEATURES_PORTABLE, in C. */
+#if !defined(TK_FEATURES_PORTABLE) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
+    defined(__ARM_FEATURE_FMA)
+#define TK_FEATURES_ARM_ASM 1
+#endif
+
 /* a * b + c: one fused multiply-add instruction where the FPU has it. */
 #if defined(__ARM_FEATURE_FMA) && !defined(TK_FEATURES_PORTABLE)
 #define TK_MUL_ADD(a, b, c) __builtin_fmaf((a), (b), (c))
@@ -24,82 +38,96 @@
 #define TK_MUL_ADD(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* Window = the kept overlap followed by the new hop, times the Hann window
- * (which includes the 1/32768 PCM scale); zero padded to FFT_SIZE. Written
- * straight into bit-reversed order: sample pair (2j, 2j+1) is complex point j
- * of the half-length FFT, which goes to position tk_fft_bit_reversal[j]. */
-static void window_frame(float *frame, const int16_t *overlap, const int16_t *hop)
-{
-    int j;
-    for (j = 0; j < TK_FEATURES_OVERLAP_SAMPLES / 2; ++j) {
-        float *dst = frame + 2 * tk_fft_bit_reversal[j];
-        dst[0] = (float)overlap[2 * j] * tk_window[2 * j];
-        dst[1] = (float)overlap[2 * j + 1] * tk_window[2 * j + 1];
-    }
-    for (j = TK_FEATURES_OVERLAP_SAMPLES / 2; j < TK_FEATURES_WINDOW_SAMPLES / 2; ++j) {
-        float *dst = frame + 2 * tk_fft_bit_reversal[j];
-        dst[0] = (float)hop[2 * j - TK_FEATURES_OVERLAP_SAMPLES] * tk_window[2 * j];
-        dst[1] = (float)hop[2 * j + 1 - TK_FEATURES_OVERLAP_SAMPLES] * tk_window[2 * j + 1];
-    }
-    for (j = TK_FEATURES_WINDOW_SAMPLES / 2; j < TK_FEATURES_FFT_SIZE / 2; ++j) {
-        float *dst = frame + 2 * tk_fft_bit_reversal[j];
-        dst[0] = 0.0f;
-        dst[1] = 0.0f;
-    }
-}
-
 #if (TK_FEATURES_OVERLAP_SAMPLES % 2) != 0 || (TK_FEATURES_WINDOW_SAMPLES % 2) != 0
-#error "window_frame pairs samples: the window and its overlap must be even"
+#error "the window is read in sample pairs: the window and its overlap must be even"
 #endif
+
+/* The state's size is the one tinykws.audio.frontend.state_bytes reports. */
+typedef char tk_features_state_bytes_check[(sizeof(tk_features_t) == TK_FEATURES_STATE_BYTES) ? 1 : -1];
 
 #if !defined(TK_FEATURES_PORTABLE)
 /* Natural logarithm of a positive normal float without libm: x = m 2^e with
- * m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(t), t = (m - 1) / (m + 1),
+ * m in [sqrt(1/2), sqrt(2)) (from the bits, no branch: the bias moves the
+ * exponent boundary to sqrt(1/2)), ln m = 2 atanh(t), t = (m - 1) / (m + 1),
  * |t| < 0.172, by its odd series to t^9 (truncation below 2e-8); within a few
  * float ulps of logf. */
 static float log_positive(float x)
 {
+    const uint32_t sqrt_half_bits = 0x3F3504F3u; /* sqrt(1/2) */
     uint32_t bits;
-    int32_t e;
-    float m, t, t2;
+    float m, e, t, t2, two_t, series;
     memcpy(&bits, &x, sizeof bits);
-    e = (int32_t)((bits >> 23) & 0xFFu) - 127;
-    bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+    bits += 0x40000000u - sqrt_half_bits; /* exponent field 128 + e, mantissa bits - sqrt(1/2) */
+    e = (float)((int32_t)(bits >> 23) - 128);
+    bits = (bits & 0x007FFFFFu) + sqrt_half_bits;
     memcpy(&m, &bits, sizeof m);
-    if (m > 1.41421356f) {
-        m *= 0.5f;
-        e += 1;
-    }
     t = (m - 1.0f) / (m + 1.0f);
     t2 = t * t;
-    return (float)e * 0.693147181f
-           + 2.0f * t * (1.0f + t2 * (1.0f / 3.0f + t2 * (1.0f / 5.0f + t2 * (1.0f / 7.0f + t2 * (1.0f / 9.0f)))));
+    two_t = t + t;
+    series = TK_MUL_ADD(TK_MUL_ADD(TK_MUL_ADD(t2, 1.0f / 9.0f, 1.0f / 7.0f), t2, 1.0f / 5.0f), t2, 1.0f / 3.0f);
+    return TK_MUL_ADD(e, 0.693147181f, TK_MUL_ADD(two_t * t2, series, two_t));
 }
-
 #endif
 
-/* Keep the newest OVERLAP samples of (overlap followed by hop). */
-static void keep_overlap(int16_t *overlap, const int16_t *hop)
+/* sqrt(x) for x >= 0: the FPU instruction (no errno path) where it is known to be there. */
+static inline float root(float x)
 {
-    int n;
-    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
-        const int src = n + TK_FEATURES_HOP_SAMPLES; /* index into the concatenation */
-        overlap[n] = (src < TK_FEATURES_OVERLAP_SAMPLES) ? overlap[src] : hop[src - TK_FEATURES_OVERLAP_SAMPLES];
+#if defined(TK_FEATURES_ARM_ASM)
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+    return r;
+#else
+    return sqrtf(x);
+#endif
+}
+
+/* The first FFT stage reads the frame's samples through the window (which
+ * is zero past WINDOW_SAMPLES, as the samples are): PCM(q) is sample q of a
+ * group's points as float, WINDOWED(q) the same times its window value, so
+ * that a sum u w + v becomes one fused multiply-add. */
+#define TK_PCM(q) ((float)pcm[q])
+#define TK_WINDOWED(q) (TK_PCM(q) * window[q])
+
+/* The samples and window values of the first point a first-stage group reads. */
+static inline const float *group_start(const uint16_t *first, const int16_t *samples, const int16_t **pcm)
+{
+    *pcm = samples + 2 * *first;
+    return tk_window + 2 * *first;
+}
+
+/* First stage, radix 2 (log2 of the point count odd): group g reads points
+ * m and m + M/2 (m = tk_fft_first[g]) and writes their sum and difference to
+ * positions 2g and 2g + 1, which is bit-reversed order. */
+static void fft_window_radix2(float *x, const int16_t *samples)
+{
+    enum { HALF = TK_FEATURES_FFT_SIZE / 2 }; /* samples from point m to point m + M/2 */
+    const uint16_t *first = tk_fft_first;
+    float *end = x + 2 * TK_FFT_POINTS;
+    for (; x < end; x += 4) {
+        const int16_t *pcm;
+        const float *window = group_start(first++, samples, &pcm);
+        const float br = TK_WINDOWED(HALF);
+        const float bi = TK_WINDOWED(HALF + 1);
+        x[0] = TK_MUL_ADD(TK_PCM(0), window[0], br);
+        x[1] = TK_MUL_ADD(TK_PCM(1), window[1], bi);
+        x[2] = TK_MUL_ADD(TK_PCM(0), window[0], -br);
+        x[3] = TK_MUL_ADD(TK_PCM(1), window[1], -bi);
     }
 }
 
-/* Radix-2 first stage (used when log2 of the point count is odd): twiddles are 1. */
-static void fft_radix2_first(float *x)
+/* The four outputs of a radix-4 butterfly, X0..X3 into y0..y3, from
+ * s02 = F0 + t2, d02 = F0 - t2, s13 = t1 + t3, d13 = t1 - t3 (complex, re and im). */
+static inline void butterfly4_outputs(const float *s02, const float *d02, const float *s13, const float *d13,
+                                      float *y0, float *y1, float *y2, float *y3)
 {
-    int i;
-    for (i = 0; i < 2 * TK_FFT_POINTS; i += 4) {
-        const float re = x[i + 2];
-        const float im = x[i + 3];
-        x[i + 2] = x[i] - re;
-        x[i + 3] = x[i + 1] - im;
-        x[i] += re;
-        x[i + 1] += im;
-    }
+    y0[0] = s02[0] + s13[0];
+    y0[1] = s02[1] + s13[1];
+    y1[0] = d02[0] + d13[1];
+    y1[1] = d02[1] - d13[0];
+    y2[0] = s02[0] - s13[0];
+    y2[1] = s02[1] - s13[1];
+    y3[0] = d02[0] - d13[1];
+    y3[1] = d02[1] + d13[0];
 }
 
 /* One radix-4 butterfly on x[0], x[2h], x[4h], x[6h] (floats; points 0, h, 2h, 3h).
@@ -117,167 +145,241 @@ static inline void fft_butterfly4(float *x, int h, const float *w)
     const float t2i = TK_MUL_ADD(w[2], p1[1], w[3] * p1[0]);
     const float t3r = TK_MUL_ADD(w[4], p3[0], -w[5] * p3[1]);
     const float t3i = TK_MUL_ADD(w[4], p3[1], w[5] * p3[0]);
-    const float s02r = x[0] + t2r;
-    const float s02i = x[1] + t2i;
-    const float d02r = x[0] - t2r;
-    const float d02i = x[1] - t2i;
-    const float s13r = t1r + t3r;
-    const float s13i = t1i + t3i;
-    const float d13r = t1r - t3r;
-    const float d13i = t1i - t3i;
-    x[0] = s02r + s13r;
-    x[1] = s02i + s13i;
-    p1[0] = d02r + d13i;
-    p1[1] = d02i - d13r;
-    p2[0] = s02r - s13r;
-    p2[1] = s02i - s13i;
-    p3[0] = d02r - d13i;
-    p3[1] = d02i + d13r;
+    const float s02[2] = {x[0] + t2r, x[1] + t2i};
+    const float d02[2] = {x[0] - t2r, x[1] - t2i};
+    const float s13[2] = {t1r + t3r, t1i + t3i};
+    const float d13[2] = {t1r - t3r, t1i - t3i};
+    butterfly4_outputs(s02, d02, s13, d13, x, p1, p2, p3);
 }
 
-/* Radix-4 first stage (log2 of the point count even): twiddles are 1. */
-static void fft_radix4_first(float *x)
+/* First stage, radix 4 (log2 of the point count even): group g reads the
+ * points F_q = m + q M/4 (m = tk_fft_first[g]) and writes their 4-point DFT
+ * to positions 4g .. 4g + 3, which is bit-reversed order. */
+static void fft_window_radix4(float *x, const int16_t *samples)
 {
-    int i;
-    for (i = 0; i < 2 * TK_FFT_POINTS; i += 8) {
-        float *p = x + i; /* F0, F2, F1, F3 of one point each */
-        const float s02r = p[0] + p[2];
-        const float s02i = p[1] + p[3];
-        const float d02r = p[0] - p[2];
-        const float d02i = p[1] - p[3];
-        const float s13r = p[4] + p[6];
-        const float s13i = p[5] + p[7];
-        const float d13r = p[4] - p[6];
-        const float d13i = p[5] - p[7];
-        p[0] = s02r + s13r;
-        p[1] = s02i + s13i;
-        p[2] = d02r + d13i;
-        p[3] = d02i - d13r;
-        p[4] = s02r - s13r;
-        p[5] = s02i - s13i;
-        p[6] = d02r - d13i;
-        p[7] = d02i + d13r;
+    enum { QUARTER = TK_FEATURES_FFT_SIZE / 4 }; /* samples from point m to point m + M/4 */
+    const uint16_t *first;
+    for (first = tk_fft_first; first < tk_fft_first + TK_FFT_POINTS / 4; ++first, x += 8) {
+        const int16_t *pcm;
+        const float *window = group_start(first, samples, &pcm);
+        const float f2r = TK_WINDOWED(2 * QUARTER);
+        const float f2i = TK_WINDOWED(2 * QUARTER + 1);
+        const float f3r = TK_WINDOWED(3 * QUARTER);
+        const float f3i = TK_WINDOWED(3 * QUARTER + 1);
+        const float s02[2] = {TK_MUL_ADD(TK_PCM(0), window[0], f2r), TK_MUL_ADD(TK_PCM(1), window[1], f2i)};
+        const float d02[2] = {TK_MUL_ADD(TK_PCM(0), window[0], -f2r), TK_MUL_ADD(TK_PCM(1), window[1], -f2i)};
+        const float s13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[QUARTER], f3r),
+                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[QUARTER + 1], f3i)};
+        const float d13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[QUARTER], -f3r),
+                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[QUARTER + 1], -f3i)};
+        butterfly4_outputs(s02, d02, s13, d13, x, x + 2, x + 4, x + 6);
     }
 }
 
-/* Radix-4 stage combining blocks of h points into blocks of 4h. */
-static void fft_radix4_stage(float *x, int h)
+#if defined(TK_FEATURES_ARM_ASM)
+/* fft_butterfly4 for k = 0 .. n-1 of one block, in Arm FPU assembly: each
+ * complex value moves with one 64-bit load or store (vldr / vstmia of a
+ * d register) and the three twiddles of a k with one vldmia; the same
+ * operations as fft_butterfly4 (products by FMA: t = w_r f_r, then t -= w_i f_i). */
+static void fft_radix4_block(float *x, int h, const float *w, int n)
 {
-    const int step = TK_FEATURES_FFT_SIZE / (4 * h); /* twiddle index step of W = exp(-2 pi i / 4h) */
+    float *p1 = x + 2 * h;
+    float *p2 = p1 + 2 * h;
+    float *p3 = p2 + 2 * h;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldr d0, [%[p0]]\n\t"                /* F0 */
+        "vldr d1, [%[p1]]\n\t"                /* F2 */
+        "vldr d2, [%[p2]]\n\t"                /* F1 */
+        "vldr d3, [%[p3]]\n\t"                /* F3 */
+        "vldmia %[w]!, {s8-s13}\n\t"          /* W^k, W^2k, W^3k */
+        "vmul.f32 s14, s8, s4\n\t"            /* t1 = W^k F1 -> s14, s15 */
+        "vmul.f32 s15, s8, s5\n\t"
+        "vfms.f32 s14, s9, s5\n\t"
+        "vfma.f32 s15, s9, s4\n\t"
+        "vmul.f32 s16, s10, s2\n\t"           /* t2 = W^2k F2 -> s16, s17 */
+        "vmul.f32 s17, s10, s3\n\t"
+        "vfms.f32 s16, s11, s3\n\t"
+        "vfma.f32 s17, s11, s2\n\t"
+        "vmul.f32 s18, s12, s6\n\t"           /* t3 = W^3k F3 -> s18, s19 */
+        "vmul.f32 s19, s12, s7\n\t"
+        "vfms.f32 s18, s13, s7\n\t"
+        "vfma.f32 s19, s13, s6\n\t"
+        "vadd.f32 s20, s0, s16\n\t"           /* s02 = F0 + t2 -> s20, s21 */
+        "vadd.f32 s21, s1, s17\n\t"
+        "vsub.f32 s0, s0, s16\n\t"            /* d02 = F0 - t2 -> s0, s1 */
+        "vsub.f32 s1, s1, s17\n\t"
+        "vadd.f32 s22, s14, s18\n\t"          /* s13 = t1 + t3 -> s22, s23 */
+        "vadd.f32 s23, s15, s19\n\t"
+        "vsub.f32 s14, s14, s18\n\t"          /* d13 = t1 - t3 -> s14, s15 */
+        "vsub.f32 s15, s15, s19\n\t"
+        "vadd.f32 s2, s20, s22\n\t"           /* X0 = s02 + s13 */
+        "vadd.f32 s3, s21, s23\n\t"
+        "vadd.f32 s4, s0, s15\n\t"            /* X1 = d02 - i d13 */
+        "vsub.f32 s5, s1, s14\n\t"
+        "vsub.f32 s6, s20, s22\n\t"           /* X2 = s02 - s13 */
+        "vsub.f32 s7, s21, s23\n\t"
+        "vsub.f32 s8, s0, s15\n\t"            /* X3 = d02 + i d13 */
+        "vadd.f32 s9, s1, s14\n\t"
+        "vstmia %[p0]!, {d1}\n\t"
+        "vstmia %[p1]!, {d2}\n\t"
+        "vstmia %[p2]!, {d3}\n\t"
+        "vstmia %[p3]!, {d4}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [p0] "+r"(x), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [w] "+r"(w), [n] "+r"(n)
+        :
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
+          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23");
+}
+#else
+/* fft_butterfly4 for k = 0 .. n-1 of one block (points k, h + k, 2h + k, 3h + k). */
+static void fft_radix4_block(float *x, int h, const float *w, int n)
+{
     int k;
-    for (k = 0; k < h; ++k) {
-        float w[6];
-        int i;
-        w[0] = tk_twiddle[2 * k * step];
-        w[1] = tk_twiddle[2 * k * step + 1];
-        w[2] = tk_twiddle[4 * k * step];
-        w[3] = tk_twiddle[4 * k * step + 1];
-        w[4] = tk_twiddle[6 * k * step];
-        w[5] = tk_twiddle[6 * k * step + 1];
-        for (i = 2 * k; i < 2 * TK_FFT_POINTS; i += 8 * h) {
-            fft_butterfly4(x + i, h, w);
-        }
+    for (k = 0; k < n; ++k) {
+        fft_butterfly4(x + 2 * k, h, w + 6 * k);
+    }
+}
+#endif
+
+/* Radix-4 stage combining blocks of h points into blocks of 4h; the stage's
+ * twiddles W^k, W^2k, W^3k (W = exp(-2 pi i / 4h)), k < h, follow each other
+ * in tk_fft_twiddle from `w`. */
+static void fft_radix4_stage(float *x, int h, const float *w)
+{
+    int block;
+    for (block = 0; block < TK_FFT_POINTS; block += 4 * h) {
+        fft_radix4_block(x + 2 * block, h, w, h);
     }
 }
 
-/* In-place decimation-in-time FFT of TK_FFT_POINTS interleaved complex
- * values, input in bit-reversed order: radix 4, with one radix-2 stage first
- * when the number of points is an odd power of two. */
-static void fft_complex(float *x)
+/* Decimation-in-time FFT of the windowed frame into TK_FFT_POINTS interleaved
+ * complex values: a windowed first stage (radix 2 when the number of points
+ * is an odd power of two, else 4), then radix-4 stages. Z[0] is repeated at
+ * Z[M] so that the split reads Z[k] and Z[M - k] for every k in [0, M]. */
+static void fft_frame(float *x, const int16_t *samples)
 {
+    const float *w = tk_fft_twiddle;
     int h;
     if ((TK_FEATURES_FFT_LOG2_POINTS & 1) != 0) {
-        fft_radix2_first(x);
+        fft_window_radix2(x, samples);
         h = 2;
     } else {
-        fft_radix4_first(x);
+        fft_window_radix4(x, samples);
         h = 4;
     }
     for (; h < TK_FFT_POINTS; h *= 4) {
-        fft_radix4_stage(x, h);
+        fft_radix4_stage(x, h, w);
+        w += 6 * h;
     }
+    x[2 * TK_FFT_POINTS] = x[0];
+    x[2 * TK_FFT_POINTS + 1] = x[1];
 }
 
-/* |X[k]| of the real FFT from Z = FFT(x[2n] + i x[2n+1]):
- * X[k] = (Z[k] + conj Z[M-k]) / 2 + W^k (Z[k] - conj Z[M-k]) / 2i. */
-static float real_bin_magnitude(const float *z, int k)
+/* |X[k]| of the real FFT from Z = FFT(x[2n] + i x[2n+1]): with C = conj Z[M-k],
+ * X[k] = C + A[k] (Z[k] - C), A[k] = (1 - i W^k) / 2 (a[0], a[1] of tk_mel_bins). */
+static inline float split_magnitude(const float *z, const float *z_mirror, const float *a)
 {
-    float zr, zi, cr, ci, er, ei, odd_r, odd_i, wr, wi, xr, xi;
-    if (k == 0) {
-        return fabsf(z[0] + z[1]);
-    }
-    if (k == TK_FFT_POINTS) {
-        return fabsf(z[0] - z[1]);
-    }
-    zr = z[2 * k];
-    zi = z[2 * k + 1];
-    cr = z[2 * (TK_FFT_POINTS - k)];
-    ci = -z[2 * (TK_FFT_POINTS - k) + 1];
-    er = 0.5f * (zr + cr);
-    ei = 0.5f * (zi + ci);
-    odd_r = 0.5f * (zi - ci);
-    odd_i = -0.5f * (zr - cr);
-    wr = tk_twiddle[2 * k];
-    wi = tk_twiddle[2 * k + 1];
-    xr = er + TK_MUL_ADD(wr, odd_r, -wi * odd_i);
-    xi = ei + TK_MUL_ADD(wr, odd_i, wi * odd_r);
-    return sqrtf(TK_MUL_ADD(xr, xr, xi * xi));
+    const float dr = z[0] - z_mirror[0];
+    const float di = z[1] + z_mirror[1];
+    const float xr = TK_MUL_ADD(-a[1], di, TK_MUL_ADD(a[0], dr, z_mirror[0]));
+    const float xi = TK_MUL_ADD(a[1], dr, TK_MUL_ADD(a[0], di, -z_mirror[1]));
+    return root(TK_MUL_ADD(xr, xr, xi * xi));
 }
 
-static void magnitudes(const float *z, float *magnitude)
+/* The mel energies: one pass over bins [BIN_LO, BIN_HI) in bands; the bins of
+ * band j add to filter j - 1 (`lower`) and filter j (`upper`), and when the
+ * band ends filter j - 1 is complete. */
+static void mel_energies(const float *z, float *mel)
 {
-    int k;
-    for (k = TK_FEATURES_BIN_LO; k < TK_FEATURES_BIN_HI; ++k) {
-        magnitude[k] = real_bin_magnitude(z, k);
-    }
-}
-
-static void log_mel(const float *magnitude, float *out)
-{
-    const float *weight = tk_mel_weights;
-    int m;
-    for (m = 0; m < TK_FEATURES_N_MELS; ++m) {
-        const float *bin = magnitude + tk_mel_start[m];
-        const int length = tk_mel_length[m];
-        float sum = 0.0f;
+    const float *zk = z + 2 * TK_FEATURES_BIN_LO;
+    const float *z_mirror = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO);
+    const float *bin = tk_mel_bins;
+    float lower = 0.0f;
+    int band;
+    for (band = 0; band <= TK_FEATURES_N_MELS; ++band) {
+        const int length = tk_mel_band_length[band];
+        float upper = 0.0f;
         int j;
         for (j = 0; j < length; ++j) {
-            sum = TK_MUL_ADD(weight[j], bin[j], sum);
+            const float magnitude = split_magnitude(zk, z_mirror, bin);
+            lower = TK_MUL_ADD(bin[2], magnitude, lower);
+            upper = TK_MUL_ADD(bin[3], magnitude, upper);
+            zk += 2;
+            z_mirror -= 2;
+            bin += 4;
         }
-        weight += length;
+        if (band > 0) {
+            mel[band - 1] = lower;
+        }
+        lower = upper;
+    }
+}
+
+static void log_mel(float *mel)
+{
+    int m;
+    for (m = 0; m < TK_FEATURES_N_MELS; ++m) {
 #if defined(TK_FEATURES_PORTABLE)
-        out[m] = logf(sum + TK_FEATURES_LOG_OFFSET);
+        mel[m] = logf(mel[m] + TK_FEATURES_LOG_OFFSET);
 #else
-        out[m] = log_positive(sum + TK_FEATURES_LOG_OFFSET);
+        mel[m] = log_positive(mel[m] + TK_FEATURES_LOG_OFFSET);
 #endif
     }
 }
 
+/* DCT-II on the folded vector: row c of tk_dct acts on L[n] + L[N-1-n] (c
+ * even) or L[n] - L[N-1-n] (c odd), n < DCT_HALF; an odd N's middle alone. */
 static void dct(const float *log_mel_energy, float *mfcc)
 {
-    int c;
+    float even[TK_FEATURES_DCT_HALF];
+    float odd[TK_FEATURES_DCT_HALF];
+    int n, c;
+    for (n = 0; n < TK_FEATURES_N_MELS / 2; ++n) {
+        const float head = log_mel_energy[n];
+        const float tail = log_mel_energy[TK_FEATURES_N_MELS - 1 - n];
+        even[n] = head + tail;
+        odd[n] = head - tail;
+    }
+    if ((TK_FEATURES_N_MELS & 1) != 0) {
+        even[TK_FEATURES_DCT_HALF - 1] = log_mel_energy[TK_FEATURES_DCT_HALF - 1];
+        odd[TK_FEATURES_DCT_HALF - 1] = log_mel_energy[TK_FEATURES_DCT_HALF - 1];
+    }
     for (c = 0; c < TK_FEATURES_N_MFCC; ++c) {
-        const float *row = tk_dct + c * TK_FEATURES_N_MELS;
+        const float *row = tk_dct + c * TK_FEATURES_DCT_HALF;
+        const float *folded = ((c & 1) != 0) ? odd : even;
         float sum = 0.0f;
-        int m;
-        for (m = 0; m < TK_FEATURES_N_MELS; ++m) {
-            sum = TK_MUL_ADD(row[m], log_mel_energy[m], sum);
+        for (n = 0; n < TK_FEATURES_DCT_HALF; ++n) {
+            sum = TK_MUL_ADD(row[n], folded[n], sum);
         }
         mfcc[c] = sum;
     }
 }
 
-/* round half away from zero, then the zero point, clamped to int8 (NaN -> -128) */
+/* round half away from zero, then the zero point, clamped to int8 (NaN -> -128);
+ * beyond +-256 the clamp decides, within it the rounding is done on the
+ * integer part and the (exact) fraction, without a call to roundf */
 static int8_t quantize_value(float x)
 {
-    const float q = roundf(x / TK_FEATURES_INPUT_SCALE) + (float)TK_FEATURES_INPUT_ZERO_POINT;
-    if (!(q >= -128.0f)) {
+    const float v = x / TK_FEATURES_INPUT_SCALE;
+    int32_t q;
+    float fraction;
+    if (!(v > -256.0f)) {
         return (int8_t)-128;
     }
-    if (q > 127.0f) {
+    if (v > 256.0f) {
         return (int8_t)127;
     }
-    return (int8_t)q;
+    q = (int32_t)v; /* toward zero */
+    fraction = v - (float)q;
+    if (fraction >= 0.5f) {
+        q += 1;
+    } else if (fraction <= -0.5f) {
+        q -= 1;
+    }
+    q += TK_FEATURES_INPUT_ZERO_POINT;
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
 
 void tk_features_quantize(const float *mfcc, int8_t *features)
@@ -290,42 +392,50 @@ void tk_features_quantize(const float *mfcc, int8_t *features)
 
 tk_features_status_t tk_features_reset(tk_features_t *state)
 {
-    int n;
     if (state == NULL) {
         return TK_FEATURES_ERROR_ARGUMENT;
     }
-    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
-        state->overlap[n] = 0;
-    }
+    memset(state->samples, 0, sizeof state->samples);
     return TK_FEATURES_OK;
 }
 
 tk_features_status_t tk_features_preload(tk_features_t *state, const int16_t *pcm)
 {
-    int n;
     if (state == NULL || pcm == NULL) {
         return TK_FEATURES_ERROR_ARGUMENT;
     }
-    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
-        state->overlap[n] = pcm[n];
-    }
+    memset(state->samples, 0, sizeof state->samples);
+    memcpy(state->samples, pcm, TK_FEATURES_OVERLAP_SAMPLES * sizeof pcm[0]);
     return TK_FEATURES_OK;
+}
+
+/* Keep the newest OVERLAP samples of the window at its start. */
+static void keep_overlap(int16_t *samples)
+{
+#if TK_FEATURES_HOP_SAMPLES >= TK_FEATURES_OVERLAP_SAMPLES
+    memcpy(samples, samples + TK_FEATURES_HOP_SAMPLES, TK_FEATURES_OVERLAP_SAMPLES * sizeof samples[0]);
+#else
+    int n;
+    for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
+        samples[n] = samples[n + TK_FEATURES_HOP_SAMPLES]; /* forward: the source is ahead */
+    }
+#endif
 }
 
 tk_features_status_t tk_features_push(tk_features_t *state, const int16_t *hop, int8_t *features, float *mfcc)
 {
-    float log_mel_energy[TK_FEATURES_N_MELS];
+    float mel[TK_FEATURES_N_MELS];
     float coefficients[TK_FEATURES_N_MFCC];
     int c;
     if (state == NULL || hop == NULL || features == NULL) {
         return TK_FEATURES_ERROR_ARGUMENT;
     }
-    window_frame(state->fft, state->overlap, hop);
-    keep_overlap(state->overlap, hop);
-    fft_complex(state->fft);
-    magnitudes(state->fft, state->magnitude);
-    log_mel(state->magnitude, log_mel_energy);
-    dct(log_mel_energy, coefficients);
+    memcpy(state->samples + TK_FEATURES_OVERLAP_SAMPLES, hop, TK_FEATURES_HOP_SAMPLES * sizeof hop[0]);
+    fft_frame(state->fft, state->samples);
+    keep_overlap(state->samples);
+    mel_energies(state->fft, mel);
+    log_mel(mel);
+    dct(mel, coefficients);
     tk_features_quantize(coefficients, features);
     if (mfcc != NULL) {
         for (c = 0; c < TK_FEATURES_N_MFCC; ++c) {

@@ -2,15 +2,16 @@
  * tk_features.h: the MFCC feature front end of tinykws.
  *
  * int16 PCM in, one frame of int8 model input (and optionally the float MFCC)
- * out, computed as tinykws/features.py specifies: periodic Hann window, real
- * FFT, magnitude, triangular mel filters, log(mel + offset), DCT-II; then
+ * out, computed as tinykws/audio/mfcc.py specifies: periodic Hann window,
+ * real FFT, magnitude, triangular mel filters, log(mel + offset), DCT-II; then
  * (mfcc - mean) / std, divided by the input scale, rounded half away from
  * zero, plus the zero point, clamped to int8. All arithmetic is float32.
  *
  * Streaming: every call to tk_features_push() takes one hop of new samples
  * (TK_FEATURES_HOP_SAMPLES, 20 ms) and writes one frame whose window is the
  * TK_FEATURES_OVERLAP_SAMPLES kept from before followed by the new hop.
- * No allocation: the caller owns the state (a few KB) and every buffer.
+ * No allocation: the caller owns the state (TK_FEATURES_STATE_BYTES, a few
+ * KB) and every buffer.
  */
 #ifndef TK_FEATURES_H
 #define TK_FEATURES_H
@@ -30,9 +31,8 @@ typedef enum {
 
 /* Front end state and work memory; treat the fields as private. */
 typedef struct {
-    int16_t overlap[TK_FEATURES_OVERLAP_SAMPLES]; /* the newest samples of the previous window */
-    float fft[TK_FEATURES_FFT_SIZE];              /* windowed frame, then its half-length complex FFT */
-    float magnitude[TK_FEATURES_N_BINS];          /* |X[k]| for k in [BIN_LO, BIN_HI) */
+    int16_t samples[TK_FEATURES_FFT_SIZE]; /* the window's PCM (kept overlap, then the hop), zero after it */
+    float fft[TK_FEATURES_FFT_SIZE + 2];   /* the half-length complex FFT, Z[0] repeated after Z[M - 1] */
 } tk_features_t;
 
 /* Start a stream as if it were preceded by silence. */

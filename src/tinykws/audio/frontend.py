@@ -1,11 +1,11 @@
 """The C feature front end: tables computed in Python, C sources rendered into a bundle.
 
 The C code in ``firmware_templates/frontend/`` computes the MFCC of
-``audio/mfcc.py`` in float32 (our own 512-point real FFT, sparse mel filters,
-DCT), then normalises and quantizes each frame to the model's int8 input
+``audio/mfcc.py`` in float32 (our own 512-point real FFT with the window in
+its first stage, mel filters as bands of bins, a folded DCT), then normalises and quantizes each frame to the model's int8 input
 exactly as ``features.normalise`` and ``features.quantize_input`` do. Every
-constant it needs (window, twiddles, bit-reversal swaps and permutation, mel runs, DCT,
-normalisation, input scale and zero point) is computed here from the run's
+constant it needs (window, twiddles, first-stage inputs, real-FFT split factors, mel
+bands, folded DCT, normalisation, input scale and zero point) is computed here from the run's
 ``FeatureConfig`` and rendered with Jinja2 into ``tk_feature_tables.{h,c}``.
 
 ``prefix`` renames every public C identifier (``tk_`` / ``TK_``) and file so
@@ -76,32 +76,107 @@ def mel_runs(cfg: FeatureConfig) -> MelRuns:
     return MelRuns(tuple(starts), tuple(lengths), tuple(weights))
 
 
-def fft_swaps(n: int) -> tuple[int, ...]:
-    """Bit-reversal permutation of n points as flat (i, j) pairs with i < j."""
-    bits = n.bit_length() - 1
-    pairs: list[int] = []
-    for i in range(n):
-        j = int(format(i, f"0{bits}b")[::-1], 2) if bits else 0
-        if i < j:
-            pairs.extend((i, j))
-    return tuple(pairs)
-
-
 def bit_reversal(n: int) -> tuple[int, ...]:
     """Position of point i after the bit-reversal permutation of n points."""
     bits = n.bit_length() - 1
     return tuple(int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(n))
 
 
-def twiddles(fft_size: int) -> np.ndarray:
-    """exp(-2 pi i k / fft_size) for k < 3 fft_size / 4, interleaved (re, im).
+def first_stage_inputs(points: int) -> tuple[int, ...]:
+    """The first complex point read by each group of the FFT's first stage.
 
-    k < fft_size / 2 serve the real-FFT split; the radix-4 stages of the
-    half-length complex FFT use W^k, W^2k and W^3k, up to 3 fft_size / 4.
+    The decimation-in-time FFT wants its input in bit-reversed order; the C
+    window reads it there directly: group g of the first stage (radix 4 when
+    log2 of the point count is even, else radix 2) writes positions
+    radix*g .. radix*g + radix - 1 from the points m + q * points / radix,
+    q < radix, where m is the bit reversal of g among points / radix groups.
     """
-    k = np.arange(3 * fft_size // 4)
-    angle = 2.0 * np.pi * k / fft_size
-    return np.stack([np.cos(angle), -np.sin(angle)], axis=1).reshape(-1)
+    radix = 4 if (points.bit_length() - 1) % 2 == 0 else 2
+    return bit_reversal(points // radix)
+
+
+def stage_twiddles(points: int) -> np.ndarray:
+    """The twiddles of the radix-4 stages of a `points`-point FFT, stage after stage.
+
+    After the first stage (radix 4, or radix 2 when log2 of points is odd)
+    come radix-4 stages combining blocks of h = 4, 16, ... (or 2, 8, ...)
+    points; each has, for k < h, W^k, W^2k and W^3k, W = exp(-2 pi i / 4h),
+    interleaved (re, im), in the order the C walks them.
+    """
+    h = 4 if (points.bit_length() - 1) % 2 == 0 else 2
+    values: list[np.ndarray] = []
+    while h < points:
+        k = np.arange(h)[:, None] * np.arange(1, 4)[None, :]
+        w = np.exp(-2j * np.pi * k / (4 * h)).reshape(-1)
+        values.append(np.stack([w.real, w.imag], axis=1).reshape(-1))
+        h *= 4
+    return np.concatenate(values) if values else np.zeros(0)
+
+
+def split_factors(fft_size: int, bins: range) -> np.ndarray:
+    """A[k] = (1 - i W^k) / 2, W = exp(-2 pi i / fft_size), interleaved (re, im), for k in bins.
+
+    With Z the FFT of the fft_size / 2 complex points x[2n] + i x[2n+1] and
+    C = conj Z[fft_size / 2 - k], the real FFT is X[k] = C + A[k] (Z[k] - C).
+    """
+    angle = 2.0 * np.pi * np.asarray(bins, np.float64) / fft_size
+    return np.stack([(1.0 - np.sin(angle)) / 2.0, -np.cos(angle) / 2.0], axis=1).reshape(-1)
+
+
+@dataclass(frozen=True)
+class MelBands:
+    """The mel filters as bands of consecutive FFT bins for the C front end.
+
+    Every bin of [lo, hi) belongs to band j and adds to two filters at most,
+    j - 1 (weight ``weights[2i]``) and j (``weights[2i + 1]``); band j has
+    ``length[j]`` bins, j = 0 .. n_mels, so C walks the bins once, with the
+    two open filters in registers.
+    """
+
+    lo: int
+    length: tuple[int, ...]
+    weights: tuple[float, ...]
+
+    @property
+    def hi(self) -> int:
+        return self.lo + sum(self.length)
+
+
+def mel_bands(cfg: FeatureConfig) -> MelBands:
+    """The bands of ``mel_matrix(cfg)``; InputError if a bin feeds filters that are not neighbours."""
+    matrix = mel_matrix(cfg)
+    lo, hi = mel_runs(cfg).bin_range
+    n_mels = matrix.shape[1]
+    lengths = [0] * (n_mels + 1)
+    weights: list[float] = []
+    band = 0
+    for k in range(lo, hi):
+        used = np.flatnonzero(matrix[k])
+        if used.size:
+            band = max(band, int(used[-1]))
+            if int(used[0]) < band - 1:
+                raise InputError(f"FFT bin {k} feeds mel filters {used.tolist()}: the C front end needs neighbours")
+        lengths[band] += 1
+        weights.append(float(matrix[k, band - 1]) if band > 0 else 0.0)
+        weights.append(float(matrix[k, band]) if band < n_mels else 0.0)
+    return MelBands(lo, tuple(lengths), tuple(weights))
+
+
+def mel_bin_table(fft_size: int, bands: MelBands) -> np.ndarray:
+    """Per bin of the bands: its split factor (re, im) and its two filter weights, as C walks them."""
+    split = split_factors(fft_size, range(bands.lo, bands.hi)).reshape(-1, 2)
+    return np.hstack([split, np.asarray(bands.weights).reshape(-1, 2)]).reshape(-1)
+
+
+def folded_dct(n_mels: int, n_mfcc: int) -> np.ndarray:
+    """(n_mfcc, ceil(n_mels / 2)) DCT rows on the folded log-mel vector.
+
+    DCT-II row c is symmetric (c even) or antisymmetric (c odd) about the
+    middle, so sum_m D[c, m] L[m] = sum_{n < half} D[c, n] (L[n] +- L[N-1-n])
+    (the middle term of an odd N alone): half the multiplies.
+    """
+    half = (n_mels + 1) // 2
+    return dct_matrix(n_mels, n_mfcc).T[:, :half]
 
 
 def check_features(cfg: FeatureConfig) -> None:
@@ -149,32 +224,46 @@ def frontend_context(
     runs = mel_runs(features)
     if not runs.weights:
         raise InputError(f"no mel filter between {features.fmin_hz} and {features.fmax_hz} Hz covers an FFT bin")
-    bin_lo, bin_hi = runs.bin_range
-    window = hann_window(features.window_samples) / _PCM_SCALE
+    bands = mel_bands(features)
+    window = np.zeros(features.fft_size)
+    window[: features.window_samples] = hann_window(features.window_samples) / _PCM_SCALE
     mean = norm.mean if norm is not None else (0.0,) * features.n_mfcc
     std = norm.std if norm is not None else (1.0,) * features.n_mfcc
-    dct = dct_matrix(features.n_mels, features.n_mfcc).T  # (n_mfcc, n_mels): one row per coefficient
+    points = features.fft_size // 2
     return {
         "cfg": features,
         "overlap_samples": features.window_samples - features.hop_samples,
-        "fft_log2_points": (features.fft_size // 2).bit_length() - 1,
-        "bin_lo": bin_lo,
-        "bin_hi": bin_hi,
+        "fft_log2_points": points.bit_length() - 1,
+        "bin_lo": bands.lo,
+        "bin_hi": bands.hi,
+        "state_bytes": state_bytes(features),
         "normalised": norm is not None,
         "input_scale": c_float(input_scale),
         "input_zero_point": int(input_zero_point),
         "log_offset": c_float(features.log_offset),
         "window": [c_float(v) for v in window],
-        "twiddles": [c_float(v) for v in twiddles(features.fft_size)],
-        "swaps": list(fft_swaps(features.fft_size // 2)),
-        "bit_reversal": list(bit_reversal(features.fft_size // 2)),
-        "mel_start": list(runs.start),
-        "mel_length": list(runs.length),
-        "mel_weights": [c_float(v) for v in runs.weights],
-        "dct": [[c_float(v) for v in row] for row in dct],
+        "twiddles": [c_float(v) for v in stage_twiddles(points)],
+        "first_inputs": list(first_stage_inputs(points)),
+        "band_length": list(bands.length),
+        "mel_bins": [c_float(v) for v in mel_bin_table(features.fft_size, bands)],
+        "dct": [[c_float(v) for v in row] for row in folded_dct(features.n_mels, features.n_mfcc)],
         "norm_mean": [c_float(v) for v in mean],
         "norm_std": [c_float(v) for v in std],
     }
+
+
+def state_bytes(cfg: FeatureConfig) -> int:
+    """sizeof(tk_features_t): int16 samples and float FFT buffer (tk_features.c checks it)."""
+    return 2 * cfg.fft_size + 4 * (cfg.fft_size + 2)
+
+
+def table_bytes(cfg: FeatureConfig) -> int:
+    """Flash of tk_feature_tables.c: window, stage twiddles, first-stage inputs, mel bands and bins, DCT, norm."""
+    bands = mel_bands(cfg)
+    points = cfg.fft_size // 2
+    return (4 * cfg.fft_size + 4 * len(stage_twiddles(points)) + 2 * len(first_stage_inputs(points))
+            + 4 * 4 * (bands.hi - bands.lo) + 2 * len(bands.length)
+            + 4 * cfg.n_mfcc * ((cfg.n_mels + 1) // 2) + 2 * 4 * cfg.n_mfcc)
 
 
 def apply_prefix(text: str, prefix: str) -> str:

@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 from tinykws.config import FeatureConfig
-from tinykws.audio.frontend import fft_swaps, mel_runs
-
-
-def frontend_state_bytes(f: FeatureConfig) -> int:
-    """sizeof(tk_features_t): int16 overlap (padded to 4), float FFT buffer, float magnitudes."""
-    overlap = (2 * (f.window_samples - f.hop_samples) + 3) // 4 * 4
-    return overlap + 4 * f.fft_size + 4 * f.n_bins
-
-
-def frontend_table_bytes(f: FeatureConfig) -> int:
-    """Window, twiddles, bit-reversal swaps, mel runs and weights, DCT."""
-    runs = mel_runs(f)
-    return (4 * f.window_samples + 4 * (3 * f.fft_size // 2) + 2 * len(fft_swaps(f.fft_size // 2))
-            + 2 * 2 * f.n_mels + 4 * len(runs.weights) + 4 * f.n_mfcc * f.n_mels)
+from tinykws.audio.frontend import state_bytes as frontend_state_bytes  # noqa: F401 (the bundle's figures)
+from tinykws.audio.frontend import table_bytes as frontend_table_bytes  # noqa: F401
 
 
 def recognizer_state_bytes(n_classes: int, average_results: int) -> int:
