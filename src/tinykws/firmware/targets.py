@@ -150,8 +150,22 @@ LAYOUT_TFLM = [
     ("recognizer/", "the streaming recognizer (`tk_recognizer_*`), its config rendered from the run's "
                     "StreamConfig"),
     ("tflite/", "the model as a C array (`g_tinykws_model_data`) + `model_settings.h`"),
-    ("platform/", "host platform stub (no instruction counter)"),
+    ("platform/", "host platform stub (no instruction counter); `platform/cortex-m4/`, `platform/cortex-m55/`: "
+                  "startup, linker script, semihosting and instruction counter of the bare-metal bundles"),
 ]
+#: TFLite Micro's cortex_m_generic TARGET_ARCH for each Cortex-M platform, with the platform's
+#: hard-float ABI (TFLM's plain "cortex-m4" is cortex-m4+nofp, soft-float).
+TFLM_ARCHES = {"cortex-m4": "cortex-m4+fp", "cortex-m55": "cortex-m55"}
+
+
+def tflm_platforms() -> list[dict]:
+    """The Cortex-M platforms a tflm bundle builds for, as its Makefile needs them."""
+    platforms = []
+    for name, tflm_arch in TFLM_ARCHES.items():
+        p = get_platform(name)
+        platforms.append(dict(name=name, tflm_arch=tflm_arch, cpu_flags=p.cpu_flags, machine=p.machine,
+                              linker_script=p.linker_script))
+    return platforms
 
 
 def tflm_files(ctx: Context) -> Files:
@@ -162,11 +176,13 @@ def tflm_files(ctx: Context) -> Files:
     files |= src.golden_files(ctx.run, ctx.golden, "app")
     files |= recognizer_files(ctx.run.config, "recognizer")
     files |= src.platform_files("host", "platform")
+    for name in TFLM_ARCHES:
+        files |= src.platform_files(name, f"platform/{name}")
     files |= src.tflite_files(ctx.run, ctx.facts, "tflite")
     build = dict(_common_ctx(ctx, None), sources=_c_sources(files, ("features", "app", "recognizer", "tflite")),
-                 include_dirs=["features", "app", "recognizer", "tflite", "platform"], layout=LAYOUT_TFLM,
+                 include_dirs=["features", "app", "recognizer", "tflite"], layout=LAYOUT_TFLM,
                  tflm_arena_bytes=ctx.tflm_arena_bytes, arena_margin_percent=round(100 * TFLM_ARENA_MARGIN),
-                 arena_slack=TFLM_ARENA_SLACK)
+                 arena_slack=TFLM_ARENA_SLACK, cortex_platforms=tflm_platforms())
     files["main.cc"] = render("targets/tflm/main.cc.j2", **build).encode()
     files["Makefile"] = render("targets/tflm/Makefile.j2", **build).encode()
     return _finish(ctx, None, files, build)
