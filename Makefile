@@ -52,8 +52,9 @@ firmware: setup
 	$(BIN)/tinykws firmware $(RUN) --target $(TARGET) --out $(RUN)/firmware/$(TARGET)
 	$(MAKE) -C $(RUN)/firmware/$(TARGET)
 
+# TFLM_DIR=DIR (a TensorFlow Lite Micro tree, see tflm-tree): TFLite Micro built and run on the Cortex-M4 too.
 bench: setup
-	$(BIN)/python -m tinykws.bench --out bench
+	$(BIN)/python -m tinykws.bench --out bench $(if $(TFLM_DIR),--tflm-dir $(TFLM_DIR))
 
 # A TensorFlow Lite Micro tree for TFLM_DIR, from repository snapshots (no network): SNAPSHOTS holds one entry
 # per repository named owner+name (tensorflow+tflite-micro, google+flatbuffers, google+gemmlowp, google+ruy,

@@ -8,8 +8,9 @@ writes ``bench/results.md`` and ``bench/results.json``:
   shift=0``, after one warm-up; the slowest of the timed runs) for DS-CNN
   S/M/L, portable kernels vs the optimized (DSP) kernels, each checked
   bit-exact against TFLite Micro; for S, published MLPerf Tiny figures in a
-  separate column labelled with their source (TFLite Micro itself is not run
-  on the Cortex-M by this bench); S also on a Cortex-M55 (QEMU mps3-an547);
+  separate column labelled with their source; S also on a Cortex-M55 (QEMU mps3-an547);
+- with ``--tflm-dir`` (``make bench TFLM_DIR=DIR``), TFLite Micro itself built for the
+  Cortex-M4 (reference and CMSIS-NN kernels) and run beside the engine (``bench_tflm``);
 - instructions per 20 ms feature frame of the C front end, portable vs
   optimized arithmetic, on both cores;
 - host latency per inference: our engine compiled for the host (-O2 and -O3)
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from tinykws.bench_tflm import tflm_section
 
 #: Published figures for DS-CNN-S (the MLPerf Tiny KWS model) on a Cortex-M4F, shown beside ours in a
 #: separate column with their public source: they are cycles on a real board (STM32L4R5, 120 MHz),
@@ -85,6 +88,7 @@ class BenchOptions:
     mfcc_clips: int = 200
     host_inputs_per_preset: dict = field(default_factory=lambda: {"ds-cnn-m": 50, "ds-cnn-l": 20})
     sections: tuple[str, ...] = ("device", "frontend", "host", "memory", "python")
+    tflm_dir: Path | None = None  # a TensorFlow Lite Micro tree: run it on the Cortex-M4 (bench_tflm)
 
 
 @dataclass
@@ -412,6 +416,7 @@ def run_bench(opts: BenchOptions, models: dict[str, bytes] | None = None, progre
         work = Path(tmp)
         if "device" in opts.sections:
             device_section(results, models, opts, work, step)
+            tflm_section(results, opts.tflm_dir, work)
         if "frontend" in opts.sections:
             frontend_section(results, work, step)
         if "host" in opts.sections:
@@ -428,6 +433,8 @@ def parse_args(argv: list[str] | None = None) -> BenchOptions:
     parser.add_argument("--out", type=Path, default=Path("bench"), help="directory for results.md and results.json")
     parser.add_argument("--quick", action="store_true", help="DS-CNN-S only, fewer repeats")
     parser.add_argument("--presets", nargs="+", default=None, help="presets to measure (default: S, M, L)")
+    parser.add_argument("--tflm-dir", type=Path, default=None,
+                        help="a TensorFlow Lite Micro tree: build and run it on the Cortex-M4 beside the engine")
     args = parser.parse_args(argv)
     opts = BenchOptions(out=args.out)
     if args.quick:
@@ -435,6 +442,7 @@ def parse_args(argv: list[str] | None = None) -> BenchOptions:
                             mfcc_clips=100)
     if args.presets:
         opts.presets = tuple(args.presets)
+    opts.tflm_dir = args.tflm_dir
     return opts
 
 

@@ -78,18 +78,24 @@ _INPUT = re.compile(r"^ (?:\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 
 def text_by_file(map_text: str) -> dict[str, int]:
-    """Bytes of the output section .text (code and read-only data) per input file of a GNU ld map."""
+    """Bytes of the output section .text (code and read-only data) per input file of a GNU ld map.
+    Merged string sections overlap in the map (their sizes are before merging): bytes already
+    covered by an earlier input section count once, for the first file, so the parts add up to
+    the section."""
     sizes: dict[str, int] = {}
-    section = ""
-    body = map_text.split("Linker script and memory map", 1)[-1]
-    for line in body.splitlines():
+    section, covered = "", 0
+    for line in map_text.split("Linker script and memory map", 1)[-1].splitlines():
         head = _OUTPUT_SECTION.match(line)
         if head:
             section = head[1]
             continue
         match = _INPUT.match(line)
-        if section == ".text" and match and int(match[2], 16) and not line.lstrip().startswith("*fill*"):
-            sizes[match[3].strip()] = sizes.get(match[3].strip(), 0) + int(match[2], 16)
+        if section != ".text" or not match or line.lstrip().startswith("*fill*"):
+            continue
+        start, end = int(match[1], 16), int(match[1], 16) + int(match[2], 16)
+        new = max(0, end - max(start, covered))
+        covered = max(covered, end)
+        sizes[match[3].strip()] = sizes.get(match[3].strip(), 0) + new
     return sizes
 
 
