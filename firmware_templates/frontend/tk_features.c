@@ -152,6 +152,91 @@ static inline void fft_butterfly4(float *x, int h, const float *w)
     butterfly4_outputs(s02, d02, s13, d13, x, p1, p2, p3);
 }
 
+#if defined(TK_FEATURES_ARM_ASM)
+/* The adds of a radix-4 butterfly in Arm FPU assembly, shared by the first
+ * stage and the radix-4 stages: F0, t1, t2, t3 in s0-s1, s2-s3, s4-s5, s6-s7
+ * (t = the twiddled sub-transforms, F1 F2 F3 in the first stage) ->
+ * X0 .. X3 in s8-s15 (d4-d7), through s16-s23. */
+#define TK_ASM_RADIX4_SUMS                                                    \
+    "vadd.f32 s16, s0, s4\n\t"  /* s02 = F0 + t2 */                           \
+    "vadd.f32 s17, s1, s5\n\t"                                                \
+    "vsub.f32 s18, s0, s4\n\t"  /* d02 = F0 - t2 */                           \
+    "vsub.f32 s19, s1, s5\n\t"                                                \
+    "vadd.f32 s20, s2, s6\n\t"  /* s13 = t1 + t3 */                           \
+    "vadd.f32 s21, s3, s7\n\t"                                                \
+    "vsub.f32 s22, s2, s6\n\t"  /* d13 = t1 - t3 */                           \
+    "vsub.f32 s23, s3, s7\n\t"                                                \
+    "vadd.f32 s8, s16, s20\n\t" /* X0 = s02 + s13 */                          \
+    "vadd.f32 s9, s17, s21\n\t"                                               \
+    "vadd.f32 s10, s18, s23\n\t" /* X1 = d02 - i d13 */                       \
+    "vsub.f32 s11, s19, s22\n\t"                                              \
+    "vsub.f32 s12, s16, s20\n\t" /* X2 = s02 - s13 */                         \
+    "vsub.f32 s13, s17, s21\n\t"                                              \
+    "vsub.f32 s14, s18, s23\n\t" /* X3 = d02 + i d13 */                       \
+    "vadd.f32 s15, s19, s22\n\t"
+#define TK_ASM_RADIX4_CLOBBERS                                                                              \
+    "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", \
+        "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23"
+#endif
+
+#if defined(TK_FEATURES_ARM_ASM) && TK_FEATURES_FFT_SIZE <= 512
+/* One complex point's samples (a word at pcm + offset) -> two FPU registers, low half first. */
+#define TK_ASM_PCM_PAIR(offset, registers)           \
+    "ldr %[pair], [%[pcm]" offset "]\n\t"           \
+    "asr %[m], %[pair], #16\n\t"                    \
+    "vmov " registers ", %[pair], %[m]\n\t"
+
+/* fft_window_radix4 in Arm FPU assembly (the window's offsets fit vldr up to
+ * FFT_SIZE 512): one word load per sample pair, split with asr and moved by
+ * one vmov, converted in place (vcvt .s16 reads the low half); one 64-bit
+ * vldr per window pair; the eight outputs of a group with one vstmia. */
+static void fft_window_radix4(float *x, const int16_t *samples)
+{
+    const uint16_t *first = tk_fft_first;
+    int n = TK_FFT_POINTS / 4;
+    uint32_t m, pcm, window, pair;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrh %[m], [%[first]], #2\n\t"
+        "add %[pcm], %[samples], %[m], lsl #2\n\t"       /* &samples[2m] */
+        "add %[window], %[windows], %[m], lsl #3\n\t"    /* &tk_window[2m] */
+        "vldr d4, [%[window]]\n\t"                       /* window of F0 .. F3 -> s8 .. s15 */
+        "vldr d5, [%[window], %[wq]]\n\t"
+        "add %[window], %[window], %[wq2]\n\t"
+        "vldr d6, [%[window]]\n\t"
+        "vldr d7, [%[window], %[wq]]\n\t"
+        TK_ASM_PCM_PAIR("", "s0, s1")                      /* F0 */
+        TK_ASM_PCM_PAIR(", %[sq]", "s2, s3")               /* F1 */
+        TK_ASM_PCM_PAIR(", %[sq2]", "s4, s5")              /* F2 */
+        TK_ASM_PCM_PAIR(", %[sq3]", "s6, s7")              /* F3 */
+        "vcvt.f32.s16 s0, s0, #0\n\t"
+        "vcvt.f32.s32 s1, s1\n\t"
+        "vcvt.f32.s16 s2, s2, #0\n\t"
+        "vcvt.f32.s32 s3, s3\n\t"
+        "vcvt.f32.s16 s4, s4, #0\n\t"
+        "vcvt.f32.s32 s5, s5\n\t"
+        "vcvt.f32.s16 s6, s6, #0\n\t"
+        "vcvt.f32.s32 s7, s7\n\t"
+        "vmul.f32 s0, s0, s8\n\t"
+        "vmul.f32 s1, s1, s9\n\t"
+        "vmul.f32 s2, s2, s10\n\t"
+        "vmul.f32 s3, s3, s11\n\t"
+        "vmul.f32 s4, s4, s12\n\t"
+        "vmul.f32 s5, s5, s13\n\t"
+        "vmul.f32 s6, s6, s14\n\t"
+        "vmul.f32 s7, s7, s15\n\t"
+        TK_ASM_RADIX4_SUMS
+        "vstmia %[x]!, {s8-s15}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [x] "+r"(x), [first] "+r"(first), [n] "+r"(n), [m] "=&r"(m), [pcm] "=&r"(pcm), [window] "=&r"(window),
+          [pair] "=&r"(pair)
+        : [samples] "r"(samples), [windows] "r"(tk_window), [sq] "n"(TK_FEATURES_FFT_SIZE / 2),
+          [sq2] "n"(TK_FEATURES_FFT_SIZE), [sq3] "n"(3 * TK_FEATURES_FFT_SIZE / 2), [wq] "n"(TK_FEATURES_FFT_SIZE),
+          [wq2] "n"(2 * TK_FEATURES_FFT_SIZE)
+        : TK_ASM_RADIX4_CLOBBERS);
+}
+#else
 /* First stage, radix 4 (log2 of the point count even): group g reads the
  * points F_q = m + q M/4 (m = tk_fft_first[g]) and writes their 4-point DFT
  * to positions 4g .. 4g + 3, which is bit-reversed order. */
@@ -175,6 +260,7 @@ static void fft_window_radix4(float *x, const int16_t *samples)
         butterfly4_outputs(s02, d02, s13, d13, x, x + 2, x + 4, x + 6);
     }
 }
+#endif
 
 #if defined(TK_FEATURES_ARM_ASM)
 /* fft_butterfly4 for k = 0 .. n-1 of one block, in Arm FPU assembly: each
@@ -188,49 +274,33 @@ static void fft_radix4_block(float *x, int h, const float *w, int n)
     float *p3 = p2 + 2 * h;
     __asm__ volatile(
         "1:\n\t"
-        "vldr d0, [%[p0]]\n\t"                /* F0 */
-        "vldr d1, [%[p1]]\n\t"                /* F2 */
-        "vldr d2, [%[p2]]\n\t"                /* F1 */
-        "vldr d3, [%[p3]]\n\t"                /* F3 */
-        "vldmia %[w]!, {s8-s13}\n\t"          /* W^k, W^2k, W^3k */
-        "vmul.f32 s14, s8, s4\n\t"            /* t1 = W^k F1 -> s14, s15 */
-        "vmul.f32 s15, s8, s5\n\t"
-        "vfms.f32 s14, s9, s5\n\t"
-        "vfma.f32 s15, s9, s4\n\t"
-        "vmul.f32 s16, s10, s2\n\t"           /* t2 = W^2k F2 -> s16, s17 */
-        "vmul.f32 s17, s10, s3\n\t"
-        "vfms.f32 s16, s11, s3\n\t"
-        "vfma.f32 s17, s11, s2\n\t"
-        "vmul.f32 s18, s12, s6\n\t"           /* t3 = W^3k F3 -> s18, s19 */
-        "vmul.f32 s19, s12, s7\n\t"
-        "vfms.f32 s18, s13, s7\n\t"
-        "vfma.f32 s19, s13, s6\n\t"
-        "vadd.f32 s20, s0, s16\n\t"           /* s02 = F0 + t2 -> s20, s21 */
-        "vadd.f32 s21, s1, s17\n\t"
-        "vsub.f32 s0, s0, s16\n\t"            /* d02 = F0 - t2 -> s0, s1 */
-        "vsub.f32 s1, s1, s17\n\t"
-        "vadd.f32 s22, s14, s18\n\t"          /* s13 = t1 + t3 -> s22, s23 */
-        "vadd.f32 s23, s15, s19\n\t"
-        "vsub.f32 s14, s14, s18\n\t"          /* d13 = t1 - t3 -> s14, s15 */
-        "vsub.f32 s15, s15, s19\n\t"
-        "vadd.f32 s2, s20, s22\n\t"           /* X0 = s02 + s13 */
-        "vadd.f32 s3, s21, s23\n\t"
-        "vadd.f32 s4, s0, s15\n\t"            /* X1 = d02 - i d13 */
-        "vsub.f32 s5, s1, s14\n\t"
-        "vsub.f32 s6, s20, s22\n\t"           /* X2 = s02 - s13 */
-        "vsub.f32 s7, s21, s23\n\t"
-        "vsub.f32 s8, s0, s15\n\t"            /* X3 = d02 + i d13 */
-        "vadd.f32 s9, s1, s14\n\t"
-        "vstmia %[p0]!, {d1}\n\t"
-        "vstmia %[p1]!, {d2}\n\t"
-        "vstmia %[p2]!, {d3}\n\t"
-        "vstmia %[p3]!, {d4}\n\t"
+        "vldr d0, [%[p0]]\n\t"                /* F0 -> s0, s1 */
+        "vldr d4, [%[p1]]\n\t"                /* F2 -> s8, s9 */
+        "vldr d5, [%[p2]]\n\t"                /* F1 -> s10, s11 */
+        "vldr d6, [%[p3]]\n\t"                /* F3 -> s12, s13 */
+        "vldmia %[w]!, {s16-s21}\n\t"         /* W^k, W^2k, W^3k */
+        "vmul.f32 s2, s16, s10\n\t"           /* t1 = W^k F1 -> s2, s3 */
+        "vmul.f32 s3, s16, s11\n\t"
+        "vfms.f32 s2, s17, s11\n\t"
+        "vfma.f32 s3, s17, s10\n\t"
+        "vmul.f32 s4, s18, s8\n\t"            /* t2 = W^2k F2 -> s4, s5 */
+        "vmul.f32 s5, s18, s9\n\t"
+        "vfms.f32 s4, s19, s9\n\t"
+        "vfma.f32 s5, s19, s8\n\t"
+        "vmul.f32 s6, s20, s12\n\t"           /* t3 = W^3k F3 -> s6, s7 */
+        "vmul.f32 s7, s20, s13\n\t"
+        "vfms.f32 s6, s21, s13\n\t"
+        "vfma.f32 s7, s21, s12\n\t"
+        TK_ASM_RADIX4_SUMS
+        "vstmia %[p0]!, {d4}\n\t"
+        "vstmia %[p1]!, {d5}\n\t"
+        "vstmia %[p2]!, {d6}\n\t"
+        "vstmia %[p3]!, {d7}\n\t"
         "subs %[n], %[n], #1\n\t"
         "bne 1b"
         : [p0] "+r"(x), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [w] "+r"(w), [n] "+r"(n)
         :
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
-          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23");
+        : TK_ASM_RADIX4_CLOBBERS);
 }
 #else
 /* fft_butterfly4 for k = 0 .. n-1 of one block (points k, h + k, 2h + k, 3h + k). */
@@ -288,27 +358,68 @@ static inline float split_magnitude(const float *z, const float *z_mirror, const
     return root(TK_MUL_ADD(xr, xr, xi * xi));
 }
 
+#if defined(TK_FEATURES_ARM_ASM)
+/* split_magnitude and the two filter sums for the n > 0 bins of one band, in
+ * Arm FPU assembly: one vldmia each for Z[k], Z[M-k] (walking down) and the
+ * bin's four table values; the same operations in the same order. */
+static void band_energies(const float **zk, const float **z_mirror_end, const float **bin, int n, float *lower,
+                          float *upper)
+{
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[zk]!, {s0-s1}\n\t"       /* Z[k] */
+        "vldmdb %[zm]!, {s2-s3}\n\t"       /* Z[M-k] */
+        "vldmia %[bin]!, {s4-s7}\n\t"      /* A[k] (re, im), weights in filters j - 1 and j */
+        "vsub.f32 s0, s0, s2\n\t"          /* D = Z[k] - conj Z[M-k] */
+        "vadd.f32 s1, s1, s3\n\t"
+        "vfma.f32 s2, s4, s0\n\t"          /* Xr = Cr + Ar Dr - Ai Di */
+        "vfms.f32 s2, s5, s1\n\t"
+        "vfnms.f32 s3, s4, s1\n\t"         /* Xi = Ci + Ar Di + Ai Dr, Ci = -Z[M-k]i */
+        "vfma.f32 s3, s5, s0\n\t"
+        "vmul.f32 s2, s2, s2\n\t"          /* |X| */
+        "vfma.f32 s2, s3, s3\n\t"
+        "vsqrt.f32 s2, s2\n\t"
+        "vfma.f32 %[lower], s6, s2\n\t"
+        "vfma.f32 %[upper], s7, s2\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [zk] "+r"(*zk), [zm] "+r"(*z_mirror_end), [bin] "+r"(*bin), [n] "+r"(n), [lower] "+t"(*lower),
+          [upper] "+t"(*upper)
+        :
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7");
+}
+#else
+/* split_magnitude and the two filter sums for the n > 0 bins of one band. */
+static void band_energies(const float **zk, const float **z_mirror_end, const float **bin, int n, float *lower,
+                          float *upper)
+{
+    int j;
+    for (j = 0; j < n; ++j) {
+        const float magnitude = split_magnitude(*zk, *z_mirror_end - 2, *bin);
+        *lower = TK_MUL_ADD((*bin)[2], magnitude, *lower);
+        *upper = TK_MUL_ADD((*bin)[3], magnitude, *upper);
+        *zk += 2;
+        *z_mirror_end -= 2;
+        *bin += 4;
+    }
+}
+#endif
+
 /* The mel energies: one pass over bins [BIN_LO, BIN_HI) in bands; the bins of
  * band j add to filter j - 1 (`lower`) and filter j (`upper`), and when the
- * band ends filter j - 1 is complete. */
+ * band ends filter j - 1 is complete. Z[M-k] is read just below z_mirror_end. */
 static void mel_energies(const float *z, float *mel)
 {
     const float *zk = z + 2 * TK_FEATURES_BIN_LO;
-    const float *z_mirror = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO);
+    const float *z_mirror_end = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO) + 2;
     const float *bin = tk_mel_bins;
     float lower = 0.0f;
     int band;
     for (band = 0; band <= TK_FEATURES_N_MELS; ++band) {
         const int length = tk_mel_band_length[band];
         float upper = 0.0f;
-        int j;
-        for (j = 0; j < length; ++j) {
-            const float magnitude = split_magnitude(zk, z_mirror, bin);
-            lower = TK_MUL_ADD(bin[2], magnitude, lower);
-            upper = TK_MUL_ADD(bin[3], magnitude, upper);
-            zk += 2;
-            z_mirror -= 2;
-            bin += 4;
+        if (length > 0) {
+            band_energies(&zk, &z_mirror_end, &bin, length, &lower, &upper);
         }
         if (band > 0) {
             mel[band - 1] = lower;
@@ -409,11 +520,35 @@ tk_features_status_t tk_features_preload(tk_features_t *state, const int16_t *pc
     return TK_FEATURES_OK;
 }
 
+/* memcpy of `count` samples between buffers that do not overlap; on Arm FPUs,
+ * when both are word-aligned and the bytes a multiple of 64, 64 bytes per
+ * vldmia / vstmia pair. */
+static void copy_pcm(int16_t *dst, const int16_t *src, uint32_t count)
+{
+#if defined(TK_FEATURES_ARM_ASM)
+    uint32_t blocks = count / 32u;
+    if (count % 32u == 0u && blocks > 0u && (((uintptr_t)dst | (uintptr_t)src) & 3u) == 0u) {
+        __asm__ volatile(
+            "1:\n\t"
+            "vldmia %[src]!, {s0-s15}\n\t"
+            "vstmia %[dst]!, {s0-s15}\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [src] "+r"(src), [dst] "+r"(dst), [n] "+r"(blocks)
+            :
+            : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",
+              "s13", "s14", "s15");
+        return;
+    }
+#endif
+    memcpy(dst, src, count * sizeof src[0]);
+}
+
 /* Keep the newest OVERLAP samples of the window at its start. */
 static void keep_overlap(int16_t *samples)
 {
 #if TK_FEATURES_HOP_SAMPLES >= TK_FEATURES_OVERLAP_SAMPLES
-    memcpy(samples, samples + TK_FEATURES_HOP_SAMPLES, TK_FEATURES_OVERLAP_SAMPLES * sizeof samples[0]);
+    copy_pcm(samples, samples + TK_FEATURES_HOP_SAMPLES, TK_FEATURES_OVERLAP_SAMPLES);
 #else
     int n;
     for (n = 0; n < TK_FEATURES_OVERLAP_SAMPLES; ++n) {
@@ -430,7 +565,7 @@ tk_features_status_t tk_features_push(tk_features_t *state, const int16_t *hop, 
     if (state == NULL || hop == NULL || features == NULL) {
         return TK_FEATURES_ERROR_ARGUMENT;
     }
-    memcpy(state->samples + TK_FEATURES_OVERLAP_SAMPLES, hop, TK_FEATURES_HOP_SAMPLES * sizeof hop[0]);
+    copy_pcm(state->samples + TK_FEATURES_OVERLAP_SAMPLES, hop, TK_FEATURES_HOP_SAMPLES);
     fft_frame(state->fft, state->samples);
     keep_overlap(state->samples);
     mel_energies(state->fft, mel);
