@@ -141,6 +141,8 @@ void tkw_average_pool2d_rows(const tkw_pool_params_t *p, const int8_t *input, in
 void tkw_max_pool2d_rows(const tkw_pool_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
 void tkw_mean_hw_rows(const tkw_mean_params_t *p, const int8_t *input, int8_t *output, int32_t *sums,
                       int32_t y0, int32_t y1);
+/* The means [channels] from the sums of all in_h x in_w values of each channel. */
+void tkw_mean_finish(const tkw_mean_params_t *p, const int32_t *sums, int8_t *output);
 
 /* Whole-tensor forms (all output rows). */
 void tkw_conv2d(const tkw_conv_params_t *p, const int8_t *input, int8_t *output);

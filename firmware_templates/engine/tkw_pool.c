@@ -80,7 +80,7 @@ void tkw_max_pool2d(const tkw_pool_params_t *p, const int8_t *input, int8_t *out
     tkw_max_pool2d_rows(p, input, output, 0, p->out_h);
 }
 
-static void mean_finish(const tkw_mean_params_t *p, const int32_t *sums, int8_t *output)
+void tkw_mean_finish(const tkw_mean_params_t *p, const int32_t *sums, int8_t *output)
 {
     const int32_t count = p->in_h * p->in_w;
     int32_t c;
@@ -121,7 +121,7 @@ void tkw_mean_hw_rows(const tkw_mean_params_t *p, const int8_t *input, int8_t *o
         }
         add_row(p, row, sums, y == p->in_h - 1);
         if (y == p->in_h - 1) {
-            mean_finish(p, sums, output);
+            tkw_mean_finish(p, sums, output);
         }
     }
 }

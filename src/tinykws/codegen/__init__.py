@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinykws.codegen.incremental import IncrementalError, IncrementalPlan, plan_incremental
 from tinykws.codegen.lower import SUPPORTED_OPERATORS, LoweredModel, lower
 from tinykws.codegen.plan import MemoryPlan, check_plan, plan_memory
 from tinykws.codegen.render import check_prefix, render_engine
@@ -28,8 +29,10 @@ KERNEL_FILES: tuple[str, ...] = (
     # optimized back ends, compiled in with __ARM_FEATURE_DSP (and __ARM_FEATURE_MVE for Helium)
     "tkw_dsp.h", "tkw_dsp_util.h", "tkw_conv_dsp.c", "tkw_depthwise_dsp.c", "tkw_conv_mve.c", "tkw_pool_dsp.c",
 )
+#: Kernels of incremental inference, only in engines generated with it (``incremental_hop``).
+STREAM_KERNEL_FILES: tuple[str, ...] = ("tkw_stream.h", "tkw_stream.c")
 
-__all__ = ["GeneratedEngine", "KERNEL_FILES", "MARKER", "check_out_dir", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",
+__all__ = ["GeneratedEngine", "IncrementalError", "KERNEL_FILES", "STREAM_KERNEL_FILES", "MARKER", "check_out_dir", "SUPPORTED_OPERATORS", "generate_engine", "templates_dir",
            "write_engine"]
 
 
@@ -50,6 +53,7 @@ class GeneratedEngine:
     model: LoweredModel
     schedule: Schedule
     plan: MemoryPlan
+    incremental: IncrementalPlan | None = None  # with incremental inference (<prefix>_stream_invoke)
 
     @property
     def arena_bytes(self) -> int:
@@ -65,20 +69,24 @@ class GeneratedEngine:
 
 
 def generate_engine(model_bytes: bytes, prefix: str = "tinykws", source: str = "<model>",
-                    streaming: bool = True) -> GeneratedEngine:
+                    streaming: bool = True, incremental_hop: int | None = None) -> GeneratedEngine:
     """Generate the C engine for an int8 .tflite (errors name ``source`` and the layer).
 
     ``streaming`` runs chains of convolution and pooling layers as row pipelines
-    (much smaller arena, same outputs); without it every layer runs whole."""
+    (much smaller arena, same outputs); without it every layer runs whole.
+    ``incremental_hop`` adds incremental inference for a window that slides that many
+    frames per call (``<prefix>_stream_invoke``, tinykws.codegen.incremental); a model
+    whose time padding does not allow it raises IncrementalError."""
     check_prefix(prefix)
     graph = parse_graph(model_bytes, source)
     model, schedule = make_schedule(lower(graph, prefix), streaming)
     plan = plan_memory(model, schedule)
     check_plan(plan)
-    files = render_engine(model, schedule, plan, prefix, Path(source).name, engine_dir())
-    for name in KERNEL_FILES:
+    incremental = plan_incremental(model, incremental_hop) if incremental_hop is not None else None
+    files = render_engine(model, schedule, plan, prefix, Path(source).name, engine_dir(), incremental)
+    for name in KERNEL_FILES + (STREAM_KERNEL_FILES if incremental is not None else ()):
         files[name] = (engine_dir() / name).read_text()
-    return GeneratedEngine(prefix, files, model, schedule, plan)
+    return GeneratedEngine(prefix, files, model, schedule, plan, incremental)
 
 
 MARKER = "tinykws-codegen.json"  # written into every engine folder: how `codegen` recognises its own output

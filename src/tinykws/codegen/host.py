@@ -20,7 +20,8 @@ from tinykws.toolchain import (CORTEX_M4_FLAGS, SANITIZE_FLAGS, STRICT_FLAGS, Bu
 
 def render_host_main(engine: GeneratedEngine) -> str:
     env = environment(str(drivers_dir()))
-    return env.get_template("host_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
+    return env.get_template("host_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper(),
+                                                     stream=engine.incremental is not None)
 
 
 def build_shared_library(engine: GeneratedEngine, build_dir: Path, opt: str = "-O2") -> Path:
@@ -41,14 +42,16 @@ def build_program(engine: GeneratedEngine, build_dir: Path, sanitize: bool = Fal
     return exe
 
 
-def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray) -> np.ndarray:
-    """Run the host driver on a batch of inputs through binary files."""
+def run_program(exe: Path, engine: GeneratedEngine, inputs: np.ndarray, stream: bool = False) -> np.ndarray:
+    """Run the host driver on a batch of inputs through binary files; with ``stream`` the inputs are
+    consecutive windows of one stream, run by the incremental engine after one reset."""
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
     out_size = engine.model.tensors[engine.model.output].size
     with tempfile.TemporaryDirectory() as tmp:
         in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         in_path.write_bytes(x.tobytes())
-        proc = subprocess.run([str(exe), str(in_path), str(out_path)], capture_output=True, text=True)
+        args = [str(exe), str(in_path), str(out_path)] + (["--stream"] if stream else [])
+        proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0 or proc.stderr.strip():
             raise BuildError(f"{exe.name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[:4000]}")
         return np.frombuffer(out_path.read_bytes(), np.int8).reshape(len(x), out_size).copy()
@@ -76,9 +79,11 @@ class CEngine:
     flattened int8 outputs, like the other engines of ``tinykws.verify.engines``."""
 
     def __init__(self, model_bytes: bytes, workdir: Path | None = None, name: str = "c",
-                 prefix: str = "tinykws", source: str = "<model>", streaming: bool = True, opt: str = "-O2"):
+                 prefix: str = "tinykws", source: str = "<model>", streaming: bool = True, opt: str = "-O2",
+                 incremental_hop: int | None = None):
         self.name = name
-        self.engine = generate_engine(model_bytes, prefix=prefix, source=source, streaming=streaming)
+        self.engine = generate_engine(model_bytes, prefix=prefix, source=source, streaming=streaming,
+                                      incremental_hop=incremental_hop)
         self._tmp = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="tinykws-c-")
@@ -94,12 +99,27 @@ class CEngine:
         self.arena_bytes = self.engine.arena_bytes
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
+        return self._run(self._invoke, inputs)
+
+    def run_stream(self, windows: np.ndarray) -> np.ndarray:
+        """Consecutive windows of one stream (each slid by the engine's hop) through the
+        incremental engine, after a reset."""
+        if self.engine.incremental is None:
+            raise TinyKWSError("this C engine was generated without incremental inference")
+        prefix = self.engine.prefix
+        getattr(self._lib, f"{prefix}_stream_reset")()
+        invoke = getattr(self._lib, f"{prefix}_stream_invoke")
+        invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        invoke.restype = ctypes.c_int
+        return self._run(invoke, windows)
+
+    def _run(self, invoke, inputs: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
         if x.shape[1] != self.input_size:
             raise TinyKWSError(f"C engine expects {self.input_size} input values, got {x.shape[1]}")
         out = np.empty((len(x), self.output_size), np.int8)
         for i in range(len(x)):
-            status = self._invoke(x[i].ctypes.data, out[i].ctypes.data)
+            status = invoke(x[i].ctypes.data, out[i].ctypes.data)
             if status != 0:
                 raise TinyKWSError(f"C engine returned status {status}")
         return out

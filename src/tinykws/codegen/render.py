@@ -10,8 +10,10 @@ import jinja2
 import numpy as np
 
 from tinykws import __version__
+from tinykws.codegen.incremental import IncrementalPlan
 from tinykws.codegen.lower import ConstArray, Layer, LoweredModel
 from tinykws.codegen.plan import REGION_ARENA, REGION_INPUT, MemoryPlan
+from tinykws.codegen.render_stream import stream_context
 from tinykws.codegen.schedule import STREAMABLE_KERNELS, Schedule, Step, pipeline_order
 from tinykws.errors import InputError, UnsupportedOperatorError
 from tinykws.templates import check_c_identifier, environment
@@ -165,11 +167,24 @@ def _with_build_guards(layers: tuple[Layer, ...]) -> tuple[tuple[Layer, ...], di
     return tuple(out), guards
 
 
-def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str) -> dict:
+def _stream(incremental: IncrementalPlan | None, layers: tuple[Layer, ...], plan: MemoryPlan) -> dict | None:
+    stream = stream_context(incremental, layers)
+    if stream is not None:
+        stream["mean_pointer"] = _pointer(plan, stream["mean_output"], True)
+        stream["tail_calls"] = [_call(layer, plan) for layer in stream["tail"]]
+        stream["uses_arena"] = "arena[" in stream["mean_pointer"] or any(
+            "arena[" in line for call in stream["tail_calls"] for line in call.lines)
+    return stream
+
+
+def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str,
+             incremental: IncrementalPlan | None = None) -> dict:
     x, y = model.tensors[model.input], model.tensors[model.output]
     calls = _calls(schedule, plan)
     layers, guards = _with_build_guards(_with_work_buffers(model, schedule, plan, prefix))
+    stream = _stream(incremental, layers, plan)
     return {
+        "stream": stream,
         "prefix": prefix, "macro": prefix.upper(), "guard": f"{prefix.upper()}_H",
         "version": __version__, "source_name": source_name,
         "input_size": x.size, "input_scale": repr(float(np.float32(x.scale))), "input_zero_point": x.zero_point,
@@ -185,10 +200,11 @@ def _context(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: 
 
 
 def render_engine(model: LoweredModel, schedule: Schedule, plan: MemoryPlan, prefix: str, source_name: str,
-                  template_dir: Path) -> dict[str, str]:
-    """The generated model files, by file name: ``<prefix>.h`` and ``<prefix>.c``."""
+                  template_dir: Path, incremental: IncrementalPlan | None = None) -> dict[str, str]:
+    """The generated model files, by file name: ``<prefix>.h`` and ``<prefix>.c`` (with the
+    incremental engine, ``<prefix>_stream_*``, when ``incremental`` is given)."""
     env = _environment(template_dir)
-    context = _context(model, schedule, plan, check_prefix(prefix), source_name)
+    context = _context(model, schedule, plan, check_prefix(prefix), source_name, incremental)
     return {
         f"{prefix}.h": env.get_template("model.h.j2").render(context),
         f"{prefix}.c": env.get_template("model.c.j2").render(context),
