@@ -263,16 +263,27 @@ static void fft_window_radix4(float *x, const int16_t *samples)
 #endif
 
 #if defined(TK_FEATURES_ARM_ASM)
-/* fft_butterfly4 for k = 0 .. n-1 of one block, in Arm FPU assembly: each
+/* fft_butterfly4 for k = 0 .. h-1 of one block, in Arm FPU assembly: each
  * complex value moves with one 64-bit load or store (vldr / vstmia of a
- * d register) and the three twiddles of a k with one vldmia; the same
- * operations as fft_butterfly4 (products by FMA: t = w_r f_r, then t -= w_i f_i). */
-static void fft_radix4_block(float *x, int h, const float *w, int n)
+ * d register) and the three twiddles of a k with one vldmia; k = 0 without
+ * products; the same operations as fft_butterfly4 (products by FMA:
+ * t = w_r f_r, then t -= w_i f_i). */
+static void fft_radix4_block(float *x, int h, const float *w)
 {
     float *p1 = x + 2 * h;
     float *p2 = p1 + 2 * h;
     float *p3 = p2 + 2 * h;
+    int n = h - 1;
     __asm__ volatile(
+        "vldr d0, [%[p0]]\n\t"                /* k = 0: F0, F2, F1, F3 are t0 .. t3 */
+        "vldr d2, [%[p1]]\n\t"
+        "vldr d1, [%[p2]]\n\t"
+        "vldr d3, [%[p3]]\n\t"
+        TK_ASM_RADIX4_SUMS
+        "vstmia %[p0]!, {d4}\n\t"
+        "vstmia %[p1]!, {d5}\n\t"
+        "vstmia %[p2]!, {d6}\n\t"
+        "vstmia %[p3]!, {d7}\n\t"
         "1:\n\t"
         "vldr d0, [%[p0]]\n\t"                /* F0 -> s0, s1 */
         "vldr d4, [%[p1]]\n\t"                /* F2 -> s8, s9 */
@@ -303,24 +314,27 @@ static void fft_radix4_block(float *x, int h, const float *w, int n)
         : TK_ASM_RADIX4_CLOBBERS);
 }
 #else
-/* fft_butterfly4 for k = 0 .. n-1 of one block (points k, h + k, 2h + k, 3h + k). */
-static void fft_radix4_block(float *x, int h, const float *w, int n)
+/* fft_butterfly4 for k = 0 .. h-1 of one block (points k, h + k, 2h + k, 3h + k);
+ * w starts at k = 1 (the twiddles of k = 0 are 1). */
+static void fft_radix4_block(float *x, int h, const float *w)
 {
+    static const float unit[6] = {1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f};
     int k;
-    for (k = 0; k < n; ++k) {
-        fft_butterfly4(x + 2 * k, h, w + 6 * k);
+    fft_butterfly4(x, h, unit);
+    for (k = 1; k < h; ++k) {
+        fft_butterfly4(x + 2 * k, h, w + 6 * (k - 1));
     }
 }
 #endif
 
 /* Radix-4 stage combining blocks of h points into blocks of 4h; the stage's
- * twiddles W^k, W^2k, W^3k (W = exp(-2 pi i / 4h)), k < h, follow each other
- * in tk_fft_twiddle from `w`. */
+ * twiddles W^k, W^2k, W^3k (W = exp(-2 pi i / 4h)), 0 < k < h, follow each
+ * other in tk_fft_twiddle from `w`. */
 static void fft_radix4_stage(float *x, int h, const float *w)
 {
     int block;
     for (block = 0; block < TK_FFT_POINTS; block += 4 * h) {
-        fft_radix4_block(x + 2 * block, h, w, h);
+        fft_radix4_block(x + 2 * block, h, w);
     }
 }
 
@@ -341,7 +355,7 @@ static void fft_frame(float *x, const int16_t *samples)
     }
     for (; h < TK_FFT_POINTS; h *= 4) {
         fft_radix4_stage(x, h, w);
-        w += 6 * h;
+        w += 6 * (h - 1);
     }
     x[2 * TK_FFT_POINTS] = x[0];
     x[2 * TK_FFT_POINTS + 1] = x[1];
@@ -440,32 +454,34 @@ static void log_mel(float *mel)
     }
 }
 
-/* DCT-II on the folded vector: row c of tk_dct acts on L[n] + L[N-1-n] (c
- * even) or L[n] - L[N-1-n] (c odd), n < DCT_HALF; an odd N's middle alone. */
+/* One term n of the folded DCT for every coefficient: acc[c] += D[c, n] * (c
+ * even ? even : odd), D[., n] = tk_dct + n * N_MFCC. Unrolled, so that the
+ * sums stay in registers. */
+static inline void dct_term(float *acc, const float *column, float even, float odd)
+{
+    int c;
+    _Pragma("GCC unroll 32")
+    for (c = 0; c < TK_FEATURES_N_MFCC; ++c) {
+        acc[c] = TK_MUL_ADD(column[c], ((c & 1) != 0) ? odd : even, acc[c]);
+    }
+}
+
+/* DCT-II on the folded vector: term n acts on L[n] + L[N-1-n] (even
+ * coefficients) and L[n] - L[N-1-n] (odd ones); an odd N's middle alone. */
 static void dct(const float *log_mel_energy, float *mfcc)
 {
-    float even[TK_FEATURES_DCT_HALF];
-    float odd[TK_FEATURES_DCT_HALF];
-    int n, c;
+    float acc[TK_FEATURES_N_MFCC] = {0.0f};
+    int n;
     for (n = 0; n < TK_FEATURES_N_MELS / 2; ++n) {
         const float head = log_mel_energy[n];
         const float tail = log_mel_energy[TK_FEATURES_N_MELS - 1 - n];
-        even[n] = head + tail;
-        odd[n] = head - tail;
+        dct_term(acc, tk_dct + n * TK_FEATURES_N_MFCC, head + tail, head - tail);
     }
     if ((TK_FEATURES_N_MELS & 1) != 0) {
-        even[TK_FEATURES_DCT_HALF - 1] = log_mel_energy[TK_FEATURES_DCT_HALF - 1];
-        odd[TK_FEATURES_DCT_HALF - 1] = log_mel_energy[TK_FEATURES_DCT_HALF - 1];
+        const float middle = log_mel_energy[TK_FEATURES_DCT_HALF - 1];
+        dct_term(acc, tk_dct + (TK_FEATURES_DCT_HALF - 1) * TK_FEATURES_N_MFCC, middle, middle);
     }
-    for (c = 0; c < TK_FEATURES_N_MFCC; ++c) {
-        const float *row = tk_dct + c * TK_FEATURES_DCT_HALF;
-        const float *folded = ((c & 1) != 0) ? odd : even;
-        float sum = 0.0f;
-        for (n = 0; n < TK_FEATURES_DCT_HALF; ++n) {
-            sum = TK_MUL_ADD(row[n], folded[n], sum);
-        }
-        mfcc[c] = sum;
-    }
+    memcpy(mfcc, acc, sizeof acc);
 }
 
 /* round half away from zero, then the zero point, clamped to int8 (NaN -> -128);

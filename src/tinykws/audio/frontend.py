@@ -100,13 +100,13 @@ def stage_twiddles(points: int) -> np.ndarray:
 
     After the first stage (radix 4, or radix 2 when log2 of points is odd)
     come radix-4 stages combining blocks of h = 4, 16, ... (or 2, 8, ...)
-    points; each has, for k < h, W^k, W^2k and W^3k, W = exp(-2 pi i / 4h),
-    interleaved (re, im), in the order the C walks them.
+    points; each has, for 0 < k < h, W^k, W^2k and W^3k, W = exp(-2 pi i / 4h),
+    interleaved (re, im), in the order the C walks them (k = 0 needs none).
     """
     h = 4 if (points.bit_length() - 1) % 2 == 0 else 2
     values: list[np.ndarray] = []
     while h < points:
-        k = np.arange(h)[:, None] * np.arange(1, 4)[None, :]
+        k = np.arange(1, h)[:, None] * np.arange(1, 4)[None, :]
         w = np.exp(-2j * np.pi * k / (4 * h)).reshape(-1)
         values.append(np.stack([w.real, w.imag], axis=1).reshape(-1))
         h *= 4
@@ -246,7 +246,7 @@ def frontend_context(
         "first_inputs": list(first_stage_inputs(points)),
         "band_length": list(bands.length),
         "mel_bins": [c_float(v) for v in mel_bin_table(features.fft_size, bands)],
-        "dct": [[c_float(v) for v in row] for row in folded_dct(features.n_mels, features.n_mfcc)],
+        "dct": [[c_float(v) for v in term] for term in folded_dct(features.n_mels, features.n_mfcc).T],
         "norm_mean": [c_float(v) for v in mean],
         "norm_std": [c_float(v) for v in std],
     }
