@@ -227,13 +227,15 @@ def add_rows(results, model: str, engine: Measured, tflm: dict[str, Measured], n
         add_facts(results.facts, kernels, m, same)
     results.facts.update(tflm_cortex_m=f"TFLite Micro built for the Cortex-M4 and run in this run: '{SECTION}'",
                          tflm_model=model, tflm_engine_self_test="pass" if engine.metrics.get("self_test_pass")
-                         else "FAIL", tflm_engine_build=engine.flags["build"])
+                         else "FAIL", tflm_engine_build=engine.flags["build"],
+                         tflm_engine_text_rest_bytes=engine.text["other"])
 
 
 def add_facts(facts: dict, kernels: str, m: Measured, same: str) -> None:
     facts[f"tflm_{kernels}_identical_outputs"] = same
     facts[f"tflm_{kernels}_text_library_bytes"] = m.text["library"]
     facts[f"tflm_{kernels}_text_model_bytes"] = m.text["model"]
+    facts[f"tflm_{kernels}_text_rest_bytes"] = m.text["other"]  # app, front end, golden vectors, newlib, libstdc++
     facts[f"tflm_{kernels}_instructions_per_frame"] = m.metrics.get("instructions_per_frame")
     facts[f"tflm_{kernels}_build"] = m.flags.get("tflm_build", "")
     facts[f"tflm_{kernels}_cxxflags"] = m.flags.get("cxxflags", "")
