@@ -39,8 +39,10 @@ from tinykws.audio.frontend import (
     frontend_dir,
     mel_bands,
     mel_runs,
+    radix8_plan,
     render_frontend,
     split_factors,
+    stage_twiddles,
     templates_dir,
 )
 
@@ -206,16 +208,36 @@ def test_mel_bands_rebuild_the_mel_matrix() -> None:
     np.testing.assert_array_equal(dense[:, 1:-1], mel_matrix(FEATURES))
 
 
-@pytest.mark.parametrize("points", [128, 256, 512])
-def test_first_stage_reads_the_bit_reversed_order(points: int) -> None:
-    """Group g of the first stage writes positions radix*g + q from points m + q * points / radix, read
-    through the stage's own output order (0, 2, 1, 3 for radix 4): together, the bit-reversal of the points."""
+def emulate_c_fft(z: np.ndarray) -> np.ndarray:
+    """The C FFT's data flow in numpy: the first stage reads tk_fft_first, the later stages walk
+    tk_fft_twiddle block by block and k by k; each butterfly is a small DFT (np.fft.fft)."""
+    points = len(z)
     firsts = first_stage_inputs(points)
-    radix = points // len(firsts)
-    order = [0, 2, 1, 3] if radix == 4 else [0, 1]
-    positions = [firsts[g] + order[q] * points // radix for g in range(len(firsts)) for q in range(radix)]
-    bits = points.bit_length() - 1
-    np.testing.assert_array_equal(positions, [int(f"{i:0{bits}b}"[::-1], 2) for i in range(points)])
+    first_radix = points // len(firsts)
+    x = np.concatenate([np.fft.fft(z[m + np.arange(first_radix) * (points // first_radix)]) for m in firsts])
+    w = stage_twiddles(points)
+    w = w[0::2] + 1j * w[1::2]
+    radix = 8 if radix8_plan(points) else 4
+    order = np.arange(8) if radix == 8 else np.array([0, 2, 1, 3])  # the radix-4 plan's sub-blocks: F0 F2 F1 F3
+    h, used = first_radix, 0
+    while h < points:
+        for block in range(0, points, radix * h):
+            for k in range(h):
+                twiddle = np.ones(radix - 1) if k == 0 else w[used + (k - 1) * (radix - 1) : used + k * (radix - 1)]
+                idx = block + k + h * np.arange(radix)
+                f = x[idx][order]
+                x[idx] = np.fft.fft(np.concatenate([f[:1], twiddle * f[1:]]))
+        used += (h - 1) * (radix - 1)
+        h *= radix
+    assert used == len(w)
+    return x
+
+
+@pytest.mark.parametrize("points", [32, 128, 256, 512, 1024, 2048])
+def test_first_stage_order_and_twiddles_make_the_fft(points: int) -> None:
+    z = np.random.default_rng(points).normal(size=(points, 2)) @ np.array([1.0, 1j])
+    np.testing.assert_allclose(emulate_c_fft(z), np.fft.fft(z), atol=1e-9 * points)
+    assert radix8_plan(points) == (points in (32, 256, 2048))
 
 
 def test_split_factors_make_the_real_fft() -> None:

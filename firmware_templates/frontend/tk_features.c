@@ -95,6 +95,7 @@ static inline const float *group_start(const uint16_t *first, const int16_t *sam
     return tk_window + 2 * *first;
 }
 
+#if !TK_FEATURES_FFT_RADIX8
 /* First stage, radix 2 (log2 of the point count odd): group g reads points
  * m and m + M/2 (m = tk_fft_first[g]) and writes their sum and difference to
  * positions 2g and 2g + 1, which is bit-reversed order. */
@@ -114,6 +115,7 @@ static void fft_window_radix2(float *x, const int16_t *samples)
         x[3] = TK_MUL_ADD(TK_PCM(1), window[1], -bi);
     }
 }
+#endif
 
 /* The four outputs of a radix-4 butterfly, X0..X3 into y0..y3, from
  * s02 = F0 + t2, d02 = F0 - t2, s13 = t1 + t3, d13 = t1 - t3 (complex, re and im). */
@@ -128,6 +130,35 @@ static inline void butterfly4_outputs(const float *s02, const float *d02, const 
     y2[1] = s02[1] - s13[1];
     y3[0] = d02[0] - d13[1];
     y3[1] = d02[1] + d13[0];
+}
+
+/* A block of a stage in C: `butterfly` for k = 0 .. h-1, with the block's
+ * twiddles from w (radix - 1 complex values per k, from k = 1; those of k = 0
+ * are 1). */
+static inline void fft_block_portable(float *x, int h, const float *w, int radix,
+                                      void (*butterfly)(float *, int, const float *))
+{
+    static const float unit[14] = {1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f};
+    int k;
+    butterfly(x, h, unit);
+    for (k = 1; k < h; ++k) {
+        butterfly(x + 2 * k, h, w + 2 * (radix - 1) * (k - 1));
+    }
+}
+
+/* The stages after the first: blocks of h points combined `radix` at a
+ * time into blocks of radix * h until one block; the twiddles of all of them
+ * follow each other in tk_fft_twiddle. */
+static void fft_stages(float *x, int h, int radix, void (*block)(float *, int, const float *))
+{
+    const float *w = tk_fft_twiddle;
+    int start;
+    for (; h < TK_FFT_POINTS; h *= radix) {
+        for (start = 0; start < TK_FFT_POINTS; start += radix * h) {
+            block(x + 2 * start, h, w);
+        }
+        w += 2 * (radix - 1) * (h - 1);
+    }
 }
 
 /* One radix-4 butterfly on x[0], x[2h], x[4h], x[6h] (floats; points 0, h, 2h, 3h).
@@ -262,6 +293,7 @@ static void fft_window_radix4(float *x, const int16_t *samples)
 }
 #endif
 
+#if !TK_FEATURES_FFT_RADIX8
 #if defined(TK_FEATURES_ARM_ASM)
 /* fft_butterfly4 for k = 0 .. h-1 of one block, in Arm FPU assembly: each
  * complex value moves with one 64-bit load or store (vldr / vstmia of a
@@ -314,53 +346,227 @@ static void fft_radix4_block(float *x, int h, const float *w)
         : TK_ASM_RADIX4_CLOBBERS);
 }
 #else
-/* fft_butterfly4 for k = 0 .. h-1 of one block (points k, h + k, 2h + k, 3h + k);
- * w starts at k = 1 (the twiddles of k = 0 are 1). */
+/* fft_butterfly4 for k = 0 .. h-1 of one block (points k, h + k, 2h + k, 3h + k). */
 static void fft_radix4_block(float *x, int h, const float *w)
 {
-    static const float unit[6] = {1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f};
-    int k;
-    fft_butterfly4(x, h, unit);
-    for (k = 1; k < h; ++k) {
-        fft_butterfly4(x + 2 * k, h, w + 6 * (k - 1));
-    }
+    fft_block_portable(x, h, w, 4, fft_butterfly4);
 }
 #endif
+#endif
 
-/* Radix-4 stage combining blocks of h points into blocks of 4h; the stage's
- * twiddles W^k, W^2k, W^3k (W = exp(-2 pi i / 4h)), 0 < k < h, follow each
- * other in tk_fft_twiddle from `w`. */
-static void fft_radix4_stage(float *x, int h, const float *w)
+#if TK_FEATURES_FFT_RADIX8
+/* 8-point DFT of t[0..15] (8 interleaved complex values) into y, y[2s] at s:
+ * u_j = t_j + t_j+4 and v_j = (t_j - t_j+4) W8^j, then a 4-point DFT of each
+ * (X[2r] from u, X[2r+1] from v). */
+static inline void dft8(const float *t, float *y)
 {
-    int block;
-    for (block = 0; block < TK_FFT_POINTS; block += 4 * h) {
-        fft_radix4_block(x + 2 * block, h, w);
+    const float c = 0.707106781f; /* 1 / sqrt(2) */
+    float u[8], v[8];
+    int j;
+    for (j = 0; j < 4; ++j) {
+        u[2 * j] = t[2 * j] + t[2 * j + 8];
+        u[2 * j + 1] = t[2 * j + 1] + t[2 * j + 9];
+        v[2 * j] = t[2 * j] - t[2 * j + 8];
+        v[2 * j + 1] = t[2 * j + 1] - t[2 * j + 9];
+    }
+    {
+        const float v1r = (v[2] + v[3]) * c; /* v1 W8 = ((r + i) + i (i - r)) / sqrt 2 */
+        const float v1i = (v[3] - v[2]) * c;
+        const float v3r = (v[7] - v[6]) * c; /* v3 W8^3 = ((i - r) - i (r + i)) / sqrt 2 */
+        const float v3i = -((v[6] + v[7]) * c);
+        const float s0[2] = {u[0] + u[4], u[1] + u[5]};
+        const float d0[2] = {u[0] - u[4], u[1] - u[5]};
+        const float s1[2] = {u[2] + u[6], u[3] + u[7]};
+        const float d1[2] = {u[2] - u[6], u[3] - u[7]};
+        const float g0[2] = {v[0] + v[5], v[1] - v[4]}; /* v0 + v2 W8^2, W8^2 = -i */
+        const float g1[2] = {v[0] - v[5], v[1] + v[4]};
+        const float h0[2] = {v1r + v3r, v1i + v3i};
+        const float h1[2] = {v1r - v3r, v1i - v3i};
+        butterfly4_outputs(s0, d0, s1, d1, y, y + 4, y + 8, y + 12);
+        butterfly4_outputs(g0, g1, h0, h1, y + 2, y + 6, y + 10, y + 14);
     }
 }
 
+/* One radix-8 butterfly on the points 0, h, .., 7h from x: F_q of the
+ * sub-transforms in natural order, t_q = W^qk F_q (w: W^k .. W^7k), then dft8;
+ * X[k + s h] = y_s. */
+static inline void fft_butterfly8(float *x, int h, const float *w)
+{
+    float t[16], y[16];
+    int q;
+    t[0] = x[0];
+    t[1] = x[1];
+    for (q = 1; q < 8; ++q) {
+        const float *f = x + 2 * h * q;
+        const float *wq = w + 2 * (q - 1);
+        t[2 * q] = TK_MUL_ADD(wq[0], f[0], -wq[1] * f[1]);
+        t[2 * q + 1] = TK_MUL_ADD(wq[0], f[1], wq[1] * f[0]);
+    }
+    dft8(t, y);
+    for (q = 0; q < 8; ++q) {
+        x[2 * h * q] = y[2 * q];
+        x[2 * h * q + 1] = y[2 * q + 1];
+    }
+}
+
+#if defined(TK_FEATURES_ARM_ASM) && TK_FFT_POINTS <= 256
+/* Y0 .. Y3 of a 4-point DFT from s02, d02, s13, d13 in s0-s1 .. s6-s7:
+ * Y0 = s02 + s13, Y1 = d02 - i d13, Y2 = s02 - s13, Y3 = d02 + i d13. */
+#define TK_ASM_DFT4_OUTPUTS(y0r, y0i, y1r, y1i, y2r, y2i, y3r, y3i) \
+    "vadd.f32 " y0r ", s0, s4\n\t"                                  \
+    "vadd.f32 " y0i ", s1, s5\n\t"                                  \
+    "vadd.f32 " y1r ", s2, s7\n\t"                                  \
+    "vsub.f32 " y1i ", s3, s6\n\t"                                  \
+    "vsub.f32 " y2r ", s0, s4\n\t"                                  \
+    "vsub.f32 " y2i ", s1, s5\n\t"                                  \
+    "vsub.f32 " y3r ", s2, s7\n\t"                                  \
+    "vadd.f32 " y3i ", s3, s6\n\t"
+
+/* dft8 in Arm FPU assembly on t_q in s(2q), s(2q+1) -> X_s in d(8 + s), with
+ * s0-s7 and s16-s31 as scratch; the same operations as dft8 (`c` = 1/sqrt 2). */
+#define TK_ASM_DFT8                                                                             \
+    "vadd.f32 s16, s0, s8\n\t"   /* u_j = t_j + t_j+4 -> s16..s23, v_j = t_j - t_j+4 -> s8..s15 */ \
+    "vadd.f32 s17, s1, s9\n\t"                                                                  \
+    "vsub.f32 s8, s0, s8\n\t"                                                                   \
+    "vsub.f32 s9, s1, s9\n\t"                                                                   \
+    "vadd.f32 s18, s2, s10\n\t"                                                                 \
+    "vadd.f32 s19, s3, s11\n\t"                                                                 \
+    "vsub.f32 s10, s2, s10\n\t"                                                                 \
+    "vsub.f32 s11, s3, s11\n\t"                                                                 \
+    "vadd.f32 s20, s4, s12\n\t"                                                                 \
+    "vadd.f32 s21, s5, s13\n\t"                                                                 \
+    "vsub.f32 s12, s4, s12\n\t"                                                                 \
+    "vsub.f32 s13, s5, s13\n\t"                                                                 \
+    "vadd.f32 s22, s6, s14\n\t"                                                                 \
+    "vadd.f32 s23, s7, s15\n\t"                                                                 \
+    "vsub.f32 s14, s6, s14\n\t"                                                                 \
+    "vsub.f32 s15, s7, s15\n\t"                                                                 \
+    "vldr s2, [%[c]]\n\t"                                                                       \
+    "vadd.f32 s0, s10, s11\n\t"  /* v1 W8 */                                                    \
+    "vsub.f32 s1, s11, s10\n\t"                                                                 \
+    "vmul.f32 s10, s0, s2\n\t"                                                                  \
+    "vmul.f32 s11, s1, s2\n\t"                                                                  \
+    "vsub.f32 s0, s15, s14\n\t"  /* v3 W8^3 */                                                  \
+    "vadd.f32 s1, s14, s15\n\t"                                                                 \
+    "vmul.f32 s14, s0, s2\n\t"                                                                  \
+    "vnmul.f32 s15, s1, s2\n\t"                                                                 \
+    "vadd.f32 s0, s16, s20\n\t"  /* u: s02 = u0 + u2, d02, s13 = u1 + u3, d13 -> s0..s7 */      \
+    "vadd.f32 s1, s17, s21\n\t"                                                                 \
+    "vsub.f32 s2, s16, s20\n\t"                                                                 \
+    "vsub.f32 s3, s17, s21\n\t"                                                                 \
+    "vadd.f32 s4, s18, s22\n\t"                                                                 \
+    "vadd.f32 s5, s19, s23\n\t"                                                                 \
+    "vsub.f32 s6, s18, s22\n\t"                                                                 \
+    "vsub.f32 s7, s19, s23\n\t"                                                                 \
+    TK_ASM_DFT4_OUTPUTS("s16", "s17", "s20", "s21", "s24", "s25", "s28", "s29") /* X0 X2 X4 X6 */       \
+    "vadd.f32 s0, s8, s13\n\t"   /* v: g0 = v0 - i v2, g1 = v0 + i v2, h0, h1 -> s0..s7 */      \
+    "vsub.f32 s1, s9, s12\n\t"                                                                  \
+    "vsub.f32 s2, s8, s13\n\t"                                                                  \
+    "vadd.f32 s3, s9, s12\n\t"                                                                  \
+    "vadd.f32 s4, s10, s14\n\t"                                                                 \
+    "vadd.f32 s5, s11, s15\n\t"                                                                 \
+    "vsub.f32 s6, s10, s14\n\t"                                                                 \
+    "vsub.f32 s7, s11, s15\n\t"                                                                 \
+    TK_ASM_DFT4_OUTPUTS("s18", "s19", "s22", "s23", "s26", "s27", "s30", "s31") /* X1 X3 X5 X7 */
+
+/* t_q = W^qk F_q: F_q (64-bit load to s30, s31) times the twiddle in `wr`, `wi` into `t`. */
+#define TK_ASM_TWIDDLE(point, t_re, t_im, wr, wi) \
+    "vldr d15, [" point "]\n\t"                   \
+    "vmul.f32 " t_re ", s30, " wr "\n\t"          \
+    "vmul.f32 " t_im ", s31, " wr "\n\t"          \
+    "vfms.f32 " t_re ", s31, " wi "\n\t"          \
+    "vfma.f32 " t_im ", s30, " wi "\n\t"
+
+/* One block of a radix-8 stage whose point stride is S bytes (S2 = 2S, S3 =
+ * 3S, literals): points 0..3 from %[p0], 4..7 from %[p4] = %[p0] + 4S. k = 0
+ * without products, then per k one vldmia for the seven twiddles and one
+ * 64-bit load and store per point. */
+#define TK_ASM_RADIX8_BLOCK(S, S2, S3)                                                                      \
+    __asm__ volatile(                                                                                      \
+        "vldr d0, [%[p0]]\n\t"                                                                             \
+        "vldr d1, [%[p0], #" S "]\n\t"                                                                     \
+        "vldr d2, [%[p0], #" S2 "]\n\t"                                                                    \
+        "vldr d3, [%[p0], #" S3 "]\n\t"                                                                    \
+        "vldr d4, [%[p4]]\n\t"                                                                             \
+        "vldr d5, [%[p4], #" S "]\n\t"                                                                     \
+        "vldr d6, [%[p4], #" S2 "]\n\t"                                                                    \
+        "vldr d7, [%[p4], #" S3 "]\n\t"                                                                    \
+        "b 2f\n\t"                                                                                         \
+        "1:\n\t"                                                                                           \
+        "vldmia %[w]!, {s16-s29}\n\t"                                                                      \
+        "vldr d0, [%[p0]]\n\t"                                                                             \
+        TK_ASM_TWIDDLE("%[p0], #" S, "s2", "s3", "s16", "s17")                                             \
+        TK_ASM_TWIDDLE("%[p0], #" S2, "s4", "s5", "s18", "s19")                                            \
+        TK_ASM_TWIDDLE("%[p0], #" S3, "s6", "s7", "s20", "s21")                                            \
+        TK_ASM_TWIDDLE("%[p4]", "s8", "s9", "s22", "s23")                                                  \
+        TK_ASM_TWIDDLE("%[p4], #" S, "s10", "s11", "s24", "s25")                                           \
+        TK_ASM_TWIDDLE("%[p4], #" S2, "s12", "s13", "s26", "s27")                                          \
+        TK_ASM_TWIDDLE("%[p4], #" S3, "s14", "s15", "s28", "s29")                                          \
+        "2:\n\t"                                                                                           \
+        TK_ASM_DFT8                                                                                        \
+        "vstr d8, [%[p0]]\n\t"                                                                             \
+        "vstr d9, [%[p0], #" S "]\n\t"                                                                     \
+        "vstr d10, [%[p0], #" S2 "]\n\t"                                                                   \
+        "vstr d11, [%[p0], #" S3 "]\n\t"                                                                   \
+        "vstr d12, [%[p4]]\n\t"                                                                            \
+        "vstr d13, [%[p4], #" S "]\n\t"                                                                    \
+        "vstr d14, [%[p4], #" S2 "]\n\t"                                                                   \
+        "vstr d15, [%[p4], #" S3 "]\n\t"                                                                   \
+        "add %[p0], %[p0], #8\n\t"                                                                         \
+        "add %[p4], %[p4], #8\n\t"                                                                         \
+        "subs %[n], %[n], #1\n\t"                                                                          \
+        "bne 1b"                                                                                           \
+        : [p0] "+r"(x), [p4] "+r"(p4), [w] "+r"(w), [n] "+r"(n)                                            \
+        : [c] "r"(&c)                                                                                      \
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",   \
+          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", \
+          "s27", "s28", "s29", "s30", "s31")
+
+/* fft_butterfly8 for k = 0 .. h-1 of one block in Arm FPU assembly; the
+ * strides are literals: h = 4 (the first radix-8 stage) or 32 (the second
+ * of a 256-point FFT). */
+static void fft_radix8_block(float *x, int h, const float *w)
+{
+    static const float c = 0.707106781f;
+    float *p4 = x + 8 * h;
+    int n = h; /* k = 0 enters the loop at its DFT */
+    if (h == 4) {
+        TK_ASM_RADIX8_BLOCK("32", "64", "96");
+    } else {
+        TK_ASM_RADIX8_BLOCK("256", "512", "768");
+    }
+}
+#else
+/* fft_butterfly8 for k = 0 .. h-1 of one block. */
+static void fft_radix8_block(float *x, int h, const float *w)
+{
+    fft_block_portable(x, h, w, 8, fft_butterfly8);
+}
+#endif
+#endif
+
 /* Decimation-in-time FFT of the windowed frame into TK_FFT_POINTS interleaved
- * complex values: a windowed first stage (radix 2 when the number of points
- * is an odd power of two, else 4), then radix-4 stages. Z[0] is repeated at
- * Z[M] so that the split reads Z[k] and Z[M - k] for every k in [0, M]. */
+ * complex values: a windowed first stage (radix 4, or 2 when the number of
+ * points is an odd power of two in the radix-4 plan), then radix-8 stages
+ * (TK_FEATURES_FFT_RADIX8) or radix-4 stages. Z[0] is repeated at Z[M] so
+ * that the split reads Z[k] and Z[M - k] for every k in [0, M]. */
 static void fft_frame(float *x, const int16_t *samples)
 {
-    const float *w = tk_fft_twiddle;
-    int h;
+#if TK_FEATURES_FFT_RADIX8
+    fft_window_radix4(x, samples);
+    fft_stages(x, 4, 8, fft_radix8_block);
+#else
     if ((TK_FEATURES_FFT_LOG2_POINTS & 1) != 0) {
         fft_window_radix2(x, samples);
-        h = 2;
+        fft_stages(x, 2, 4, fft_radix4_block);
     } else {
         fft_window_radix4(x, samples);
-        h = 4;
+        fft_stages(x, 4, 4, fft_radix4_block);
     }
-    for (; h < TK_FFT_POINTS; h *= 4) {
-        fft_radix4_stage(x, h, w);
-        w += 6 * (h - 1);
-    }
+#endif
     x[2 * TK_FFT_POINTS] = x[0];
     x[2 * TK_FFT_POINTS + 1] = x[1];
 }
-
 /* |X[k]| of the real FFT from Z = FFT(x[2n] + i x[2n+1]): with C = conj Z[M-k],
  * X[k] = C + A[k] (Z[k] - C), A[k] = (1 - i W^k) / 2 (a[0], a[1] of tk_mel_bins). */
 static inline float split_magnitude(const float *z, const float *z_mirror, const float *a)

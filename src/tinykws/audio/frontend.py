@@ -82,34 +82,59 @@ def bit_reversal(n: int) -> tuple[int, ...]:
     return tuple(int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(n))
 
 
+def radix8_plan(points: int) -> bool:
+    """True when the C FFT of `points` complex points is a radix-4 first stage and radix-8 stages
+    (points = 4 * 8^a, a >= 1: 32, 256, 2048, ...); else radix-4 stages after a radix-4 or radix-2 first."""
+    bits = points.bit_length() - 1
+    return bits >= 5 and (bits - 2) % 3 == 0
+
+
+def _digit_reversal(n: int, radix: int) -> tuple[int, ...]:
+    """i with its base-`radix` digits reversed, for i < n (n a power of radix)."""
+    digits = round(math.log(n, radix))
+    out = []
+    for i in range(n):
+        r = 0
+        for _ in range(digits):
+            i, d = divmod(i, radix)
+            r = r * radix + d
+        out.append(r)
+    return tuple(out)
+
+
 def first_stage_inputs(points: int) -> tuple[int, ...]:
     """The first complex point read by each group of the FFT's first stage.
 
-    The decimation-in-time FFT wants its input in bit-reversed order; the C
-    window reads it there directly: group g of the first stage (radix 4 when
-    log2 of the point count is even, else radix 2) writes positions
-    radix*g .. radix*g + radix - 1 from the points m + q * points / radix,
-    q < radix, where m is the bit reversal of g among points / radix groups.
+    The decimation-in-time FFT wants its input in digit-reversed order; the C
+    window reads it there directly: group g of the first stage (radix 4, or
+    radix 2 when log2 of the point count is odd and the plan is radix 4)
+    writes positions radix*g .. radix*g + radix - 1 from the points
+    m + q * points / radix, q < radix. m is the bit reversal of g among
+    points / radix groups, or in the radix-8 plan g with its base-8 digits
+    reversed.
     """
+    if radix8_plan(points):
+        return _digit_reversal(points // 4, 8)
     radix = 4 if (points.bit_length() - 1) % 2 == 0 else 2
     return bit_reversal(points // radix)
 
 
 def stage_twiddles(points: int) -> np.ndarray:
-    """The twiddles of the radix-4 stages of a `points`-point FFT, stage after stage.
+    """The twiddles of the FFT's stages after the first, stage after stage.
 
-    After the first stage (radix 4, or radix 2 when log2 of points is odd)
-    come radix-4 stages combining blocks of h = 4, 16, ... (or 2, 8, ...)
-    points; each has, for 0 < k < h, W^k, W^2k and W^3k, W = exp(-2 pi i / 4h),
-    interleaved (re, im), in the order the C walks them (k = 0 needs none).
+    Radix-4 plan: stages combining blocks of h = 4, 16, ... (or 2, 8, ...)
+    points, each with, for 0 < k < h, W^k, W^2k and W^3k, W = exp(-2 pi i / 4h).
+    Radix-8 plan: h = 4, 32, ..., W^k .. W^7k with W = exp(-2 pi i / 8h).
+    Interleaved (re, im), in the order the C walks them (k = 0 needs none).
     """
-    h = 4 if (points.bit_length() - 1) % 2 == 0 else 2
+    radix = 8 if radix8_plan(points) else 4
+    h = 2 if radix == 4 and (points.bit_length() - 1) % 2 else 4
     values: list[np.ndarray] = []
     while h < points:
-        k = np.arange(1, h)[:, None] * np.arange(1, 4)[None, :]
-        w = np.exp(-2j * np.pi * k / (4 * h)).reshape(-1)
+        k = np.arange(1, h)[:, None] * np.arange(1, radix)[None, :]
+        w = np.exp(-2j * np.pi * k / (radix * h)).reshape(-1)
         values.append(np.stack([w.real, w.imag], axis=1).reshape(-1))
-        h *= 4
+        h *= radix
     return np.concatenate(values) if values else np.zeros(0)
 
 
@@ -234,6 +259,7 @@ def frontend_context(
         "cfg": features,
         "overlap_samples": features.window_samples - features.hop_samples,
         "fft_log2_points": points.bit_length() - 1,
+        "fft_radix8": radix8_plan(points),
         "bin_lo": bands.lo,
         "bin_hi": bands.hi,
         "state_bytes": state_bytes(features),
