@@ -578,14 +578,29 @@ static inline float split_magnitude(const float *z, const float *z_mirror, const
     return root(TK_MUL_ADD(xr, xr, xi * xi));
 }
 
+/* The mel energies: one pass over bins [BIN_LO, BIN_HI) in bands; the bins of
+ * band j add to filter j - 1 (`lower`) and filter j (`upper`); when band j
+ * ends filter j - 1 is complete and goes to energies[j] (energies[0], the
+ * "filter -1" of band 0, is not one; the mel energies start at energies + 1). */
 #if defined(TK_FEATURES_ARM_ASM)
-/* split_magnitude and the two filter sums for the n > 0 bins of one band, in
- * Arm FPU assembly: one vldmia each for Z[k], Z[M-k] (walking down) and the
- * bin's four table values; the same operations in the same order. */
-static void band_energies(const float **zk, const float **z_mirror_end, const float **bin, int n, float *lower,
-                          float *upper)
+/* In Arm FPU assembly: per bin one vldmia each for Z[k], Z[M-k] (walking
+ * down) and the bin's four table values, then split_magnitude's operations in
+ * its order; the two open sums in s8 and s9. */
+static void mel_energies(const float *z, float *energies)
 {
+    const float *zk = z + 2 * TK_FEATURES_BIN_LO;
+    const float *z_mirror_end = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO) + 2;
+    const float *bin = tk_mel_bins;
+    const uint16_t *length = tk_mel_band_length;
+    int bands = TK_FEATURES_N_MELS + 1;
+    int n;
     __asm__ volatile(
+        "vmov s8, %[zero]\n\t"             /* lower */
+        "4:\n\t"
+        "vmov s9, %[zero]\n\t"             /* upper */
+        "ldrh %[n], [%[length]], #2\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
         "1:\n\t"
         "vldmia %[zk]!, {s0-s1}\n\t"       /* Z[k] */
         "vldmdb %[zm]!, {s2-s3}\n\t"       /* Z[M-k] */
@@ -599,54 +614,43 @@ static void band_energies(const float **zk, const float **z_mirror_end, const fl
         "vmul.f32 s2, s2, s2\n\t"          /* |X| */
         "vfma.f32 s2, s3, s3\n\t"
         "vsqrt.f32 s2, s2\n\t"
-        "vfma.f32 %[lower], s6, s2\n\t"
-        "vfma.f32 %[upper], s7, s2\n\t"
+        "vfma.f32 s8, s6, s2\n\t"
+        "vfma.f32 s9, s7, s2\n\t"
         "subs %[n], %[n], #1\n\t"
-        "bne 1b"
-        : [zk] "+r"(*zk), [zm] "+r"(*z_mirror_end), [bin] "+r"(*bin), [n] "+r"(n), [lower] "+t"(*lower),
-          [upper] "+t"(*upper)
-        :
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7");
+        "bne 1b\n\t"
+        "3:\n\t"
+        "vstmia %[out]!, {s8}\n\t"         /* filter j - 1 is complete */
+        "vmov.f32 s8, s9\n\t"
+        "subs %[bands], %[bands], #1\n\t"
+        "bne 4b"
+        : [zk] "+r"(zk), [zm] "+r"(z_mirror_end), [bin] "+r"(bin), [length] "+r"(length), [out] "+r"(energies),
+          [bands] "+r"(bands), [n] "=&r"(n)
+        : [zero] "r"(0)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9");
 }
 #else
-/* split_magnitude and the two filter sums for the n > 0 bins of one band. */
-static void band_energies(const float **zk, const float **z_mirror_end, const float **bin, int n, float *lower,
-                          float *upper)
-{
-    int j;
-    for (j = 0; j < n; ++j) {
-        const float magnitude = split_magnitude(*zk, *z_mirror_end - 2, *bin);
-        *lower = TK_MUL_ADD((*bin)[2], magnitude, *lower);
-        *upper = TK_MUL_ADD((*bin)[3], magnitude, *upper);
-        *zk += 2;
-        *z_mirror_end -= 2;
-        *bin += 4;
-    }
-}
-#endif
-
-/* The mel energies: one pass over bins [BIN_LO, BIN_HI) in bands; the bins of
- * band j add to filter j - 1 (`lower`) and filter j (`upper`), and when the
- * band ends filter j - 1 is complete. Z[M-k] is read just below z_mirror_end. */
-static void mel_energies(const float *z, float *mel)
+static void mel_energies(const float *z, float *energies)
 {
     const float *zk = z + 2 * TK_FEATURES_BIN_LO;
-    const float *z_mirror_end = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO) + 2;
+    const float *z_mirror = z + 2 * (TK_FFT_POINTS - TK_FEATURES_BIN_LO);
     const float *bin = tk_mel_bins;
     float lower = 0.0f;
-    int band;
+    int band, j;
     for (band = 0; band <= TK_FEATURES_N_MELS; ++band) {
-        const int length = tk_mel_band_length[band];
         float upper = 0.0f;
-        if (length > 0) {
-            band_energies(&zk, &z_mirror_end, &bin, length, &lower, &upper);
+        for (j = 0; j < tk_mel_band_length[band]; ++j) {
+            const float magnitude = split_magnitude(zk, z_mirror, bin);
+            lower = TK_MUL_ADD(bin[2], magnitude, lower);
+            upper = TK_MUL_ADD(bin[3], magnitude, upper);
+            zk += 2;
+            z_mirror -= 2;
+            bin += 4;
         }
-        if (band > 0) {
-            mel[band - 1] = lower;
-        }
+        energies[band] = lower;
         lower = upper;
     }
 }
+#endif
 
 static void log_mel(float *mel)
 {
@@ -781,7 +785,7 @@ static void keep_overlap(int16_t *samples)
 
 tk_features_status_t tk_features_push(tk_features_t *state, const int16_t *hop, int8_t *features, float *mfcc)
 {
-    float mel[TK_FEATURES_N_MELS];
+    float energies[TK_FEATURES_N_MELS + 1]; /* energies + 1: the mel energies, then their logs */
     float coefficients[TK_FEATURES_N_MFCC];
     int c;
     if (state == NULL || hop == NULL || features == NULL) {
@@ -790,9 +794,9 @@ tk_features_status_t tk_features_push(tk_features_t *state, const int16_t *hop, 
     copy_pcm(state->samples + TK_FEATURES_OVERLAP_SAMPLES, hop, TK_FEATURES_HOP_SAMPLES);
     fft_frame(state->fft, state->samples);
     keep_overlap(state->samples);
-    mel_energies(state->fft, mel);
-    log_mel(mel);
-    dct(mel, coefficients);
+    mel_energies(state->fft, energies);
+    log_mel(energies + 1);
+    dct(energies + 1, coefficients);
     tk_features_quantize(coefficients, features);
     if (mfcc != NULL) {
         for (c = 0; c < TK_FEATURES_N_MFCC; ++c) {
