@@ -79,23 +79,22 @@ _INPUT = re.compile(r"^ (?:\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 def text_by_file(map_text: str) -> dict[str, int]:
     """Bytes of the output section .text (code and read-only data) per input file of a GNU ld map.
-    Merged string sections overlap in the map (their sizes are before merging): bytes already
-    covered by an earlier input section count once, for the first file, so the parts add up to
-    the section."""
-    sizes: dict[str, int] = {}
-    section, covered = "", 0
+    Merged string sections are listed with their sizes before merging, so they run into the next
+    input section: each input section ends at most where the next one starts."""
+    entries: list[tuple[int, int, str]] = []
+    section = ""
     for line in map_text.split("Linker script and memory map", 1)[-1].splitlines():
         head = _OUTPUT_SECTION.match(line)
         if head:
             section = head[1]
             continue
         match = _INPUT.match(line)
-        if section != ".text" or not match or line.lstrip().startswith("*fill*"):
-            continue
-        start, end = int(match[1], 16), int(match[1], 16) + int(match[2], 16)
-        new = max(0, end - max(start, covered))
-        covered = max(covered, end)
-        sizes[match[3].strip()] = sizes.get(match[3].strip(), 0) + new
+        if section == ".text" and match and not line.lstrip().startswith("*fill*"):
+            entries.append((int(match[1], 16), int(match[2], 16), match[3].strip()))
+    sizes: dict[str, int] = {}
+    for i, (start, size, path) in enumerate(entries):
+        end = start + size if i + 1 == len(entries) else min(start + size, max(start, entries[i + 1][0]))
+        sizes[path] = sizes.get(path, 0) + end - start
     return sizes
 
 
@@ -149,8 +148,9 @@ def measure_tflm(bundle: Path, tflm_dir: Path, kernels: str, ops: tuple[str, ...
     make_vars = [f"TFLM_DIR={tflm_dir}", "TFLM_ARCH=cortex-m4", f"TFLM_KERNELS={kernels}",
                  f"TFLM_BUILD_TYPE={TFLM_BUILD_TYPE}", f"TFLM_PYTHON={sys.executable}",
                  "TFLM_KERNEL_SOURCES=" + " ".join(kernel_sources(tflm_dir, ops, kernels))]
-    flags = dict(line.split("=", 1) for line in _make(bundle, *make_vars, "-s", "flags", timeout=60).splitlines()
-                 if "=" in line)
+    printed = _make(bundle, *make_vars, "-s", "flags", timeout=60) + _make(bundle, *make_vars, "-s", "tflm-flags",
+                                                                             timeout=600)
+    flags = dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
     _make(bundle, *make_vars, timeout=BUILD_TIMEOUT)
     metrics, outputs = _run_bundle(bundle, make_vars, pcm)
     text = text_parts((bundle / flags["map"]).read_text(),
@@ -238,4 +238,9 @@ def add_facts(facts: dict, kernels: str, m: Measured, same: str) -> None:
     facts[f"tflm_{kernels}_text_rest_bytes"] = m.text["other"]  # app, front end, golden vectors, newlib, libstdc++
     facts[f"tflm_{kernels}_instructions_per_frame"] = m.metrics.get("instructions_per_frame")
     facts[f"tflm_{kernels}_build"] = m.flags.get("tflm_build", "")
-    facts[f"tflm_{kernels}_cxxflags"] = m.flags.get("cxxflags", "")
+    facts[f"tflm_{kernels}_cxxflags"] = m.flags.get("cxxflags", "")  # main.cc
+    facts[f"tflm_{kernels}_library_cxxflags"] = m.flags.get("tflm_CXXFLAGS", "")  # as TFLM's Makefile reports them
+    level = {part: m.flags.get(f"tflm_{part}_OPTIMIZATION_LEVEL", "?")
+             for part in ("CORE", "KERNEL", "THIRD_PARTY_KERNEL")}
+    facts[f"tflm_{kernels}_library_optimization"] = (f"core {level['CORE']}, kernels {level['KERNEL']}, "
+                                                     f"third-party kernels {level['THIRD_PARTY_KERNEL']}")
