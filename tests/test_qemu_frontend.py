@@ -46,7 +46,7 @@ from tinykws.toolchain import (
 
 pytestmark = pytest.mark.qemu
 
-# Regression budget for one 20 ms frame (measured in stream mode: M4 14,686, M55 14,686).
+# Regression budget for one 20 ms frame (measured in stream mode: M4 14,366, M55 14,366).
 MAX_INSTRUCTIONS_PER_FRAME = 18_000
 
 

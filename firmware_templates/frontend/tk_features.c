@@ -81,19 +81,12 @@ static inline float root(float x)
 #endif
 }
 
-/* The first FFT stage reads the frame's samples through the window (which
- * is zero past WINDOW_SAMPLES, as the samples are): PCM(q) is sample q of a
- * group's points as float, WINDOWED(q) the same times its window value, so
- * that a sum u w + v becomes one fused multiply-add. */
+/* The first FFT stage reads the frame's samples through the window, whose
+ * values tk_window holds in the order the groups read them: PCM(q) is sample
+ * q from a group's first point as float, WINDOWED(q, i) the same times the
+ * group's window value i, so that a sum u w + v becomes one fused multiply-add. */
 #define TK_PCM(q) ((float)pcm[q])
-#define TK_WINDOWED(q) (TK_PCM(q) * window[q])
-
-/* The samples and window values of the first point a first-stage group reads. */
-static inline const float *group_start(const uint16_t *first, const int16_t *samples, const int16_t **pcm)
-{
-    *pcm = samples + 2 * *first;
-    return tk_window + 2 * *first;
-}
+#define TK_WINDOWED(q, i) (TK_PCM(q) * window[i])
 
 #if !TK_FEATURES_FFT_RADIX8
 /* First stage, radix 2 (log2 of the point count odd): group g reads points
@@ -103,12 +96,12 @@ static void fft_window_radix2(float *x, const int16_t *samples)
 {
     enum { HALF = TK_FEATURES_FFT_SIZE / 2 }; /* samples from point m to point m + M/2 */
     const uint16_t *first = tk_fft_first;
+    const float *window = tk_window;
     float *end = x + 2 * TK_FFT_POINTS;
-    for (; x < end; x += 4) {
-        const int16_t *pcm;
-        const float *window = group_start(first++, samples, &pcm);
-        const float br = TK_WINDOWED(HALF);
-        const float bi = TK_WINDOWED(HALF + 1);
+    for (; x < end; x += 4, window += 4) {
+        const int16_t *pcm = samples + 2 * *first++;
+        const float br = TK_WINDOWED(HALF, 2);
+        const float bi = TK_WINDOWED(HALF + 1, 3);
         x[0] = TK_MUL_ADD(TK_PCM(0), window[0], br);
         x[1] = TK_MUL_ADD(TK_PCM(1), window[1], bi);
         x[2] = TK_MUL_ADD(TK_PCM(0), window[0], -br);
@@ -210,32 +203,28 @@ static inline void fft_butterfly4(float *x, int h, const float *w)
         "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23"
 #endif
 
-#if defined(TK_FEATURES_ARM_ASM) && TK_FEATURES_FFT_SIZE <= 512
+#if defined(TK_FEATURES_ARM_ASM) && TK_FEATURES_FFT_SIZE <= 2048
 /* One complex point's samples (a word at pcm + offset) -> two FPU registers, low half first. */
 #define TK_ASM_PCM_PAIR(offset, registers)           \
     "ldr %[pair], [%[pcm]" offset "]\n\t"           \
     "asr %[m], %[pair], #16\n\t"                    \
     "vmov " registers ", %[pair], %[m]\n\t"
 
-/* fft_window_radix4 in Arm FPU assembly (the window's offsets fit vldr up to
- * FFT_SIZE 512): one word load per sample pair, split with asr and moved by
- * one vmov, converted in place (vcvt .s16 reads the low half); one 64-bit
- * vldr per window pair; the eight outputs of a group with one vstmia. */
+/* fft_window_radix4 in Arm FPU assembly (the sample offsets fit ldr up to
+ * FFT_SIZE 2048): one word load per sample pair, split with asr and moved by
+ * one vmov, converted in place (vcvt .s16 reads the low half); one vldmia
+ * for the group's eight window values; its eight outputs with one vstmia. */
 static void fft_window_radix4(float *x, const int16_t *samples)
 {
     const uint16_t *first = tk_fft_first;
     int n = TK_FFT_POINTS / 4;
-    uint32_t m, pcm, window, pair;
+    const float *window = tk_window;
+    uint32_t m, pcm, pair;
     __asm__ volatile(
         "1:\n\t"
         "ldrh %[m], [%[first]], #2\n\t"
         "add %[pcm], %[samples], %[m], lsl #2\n\t"       /* &samples[2m] */
-        "add %[window], %[windows], %[m], lsl #3\n\t"    /* &tk_window[2m] */
-        "vldr d4, [%[window]]\n\t"                       /* window of F0 .. F3 -> s8 .. s15 */
-        "vldr d5, [%[window], %[wq]]\n\t"
-        "add %[window], %[window], %[wq2]\n\t"
-        "vldr d6, [%[window]]\n\t"
-        "vldr d7, [%[window], %[wq]]\n\t"
+        "vldmia %[window]!, {s8-s15}\n\t"                 /* the group's window values */
         TK_ASM_PCM_PAIR("", "s0, s1")                      /* F0 */
         TK_ASM_PCM_PAIR(", %[sq]", "s2, s3")               /* F1 */
         TK_ASM_PCM_PAIR(", %[sq2]", "s4, s5")              /* F2 */
@@ -260,11 +249,10 @@ static void fft_window_radix4(float *x, const int16_t *samples)
         "vstmia %[x]!, {s8-s15}\n\t"
         "subs %[n], %[n], #1\n\t"
         "bne 1b"
-        : [x] "+r"(x), [first] "+r"(first), [n] "+r"(n), [m] "=&r"(m), [pcm] "=&r"(pcm), [window] "=&r"(window),
+        : [x] "+r"(x), [first] "+r"(first), [n] "+r"(n), [window] "+r"(window), [m] "=&r"(m), [pcm] "=&r"(pcm),
           [pair] "=&r"(pair)
-        : [samples] "r"(samples), [windows] "r"(tk_window), [sq] "n"(TK_FEATURES_FFT_SIZE / 2),
-          [sq2] "n"(TK_FEATURES_FFT_SIZE), [sq3] "n"(3 * TK_FEATURES_FFT_SIZE / 2), [wq] "n"(TK_FEATURES_FFT_SIZE),
-          [wq2] "n"(2 * TK_FEATURES_FFT_SIZE)
+        : [samples] "r"(samples), [sq] "n"(TK_FEATURES_FFT_SIZE / 2), [sq2] "n"(TK_FEATURES_FFT_SIZE),
+          [sq3] "n"(3 * TK_FEATURES_FFT_SIZE / 2)
         : TK_ASM_RADIX4_CLOBBERS);
 }
 #else
@@ -275,19 +263,19 @@ static void fft_window_radix4(float *x, const int16_t *samples)
 {
     enum { QUARTER = TK_FEATURES_FFT_SIZE / 4 }; /* samples from point m to point m + M/4 */
     const uint16_t *first;
-    for (first = tk_fft_first; first < tk_fft_first + TK_FFT_POINTS / 4; ++first, x += 8) {
-        const int16_t *pcm;
-        const float *window = group_start(first, samples, &pcm);
-        const float f2r = TK_WINDOWED(2 * QUARTER);
-        const float f2i = TK_WINDOWED(2 * QUARTER + 1);
-        const float f3r = TK_WINDOWED(3 * QUARTER);
-        const float f3i = TK_WINDOWED(3 * QUARTER + 1);
+    const float *window = tk_window;
+    for (first = tk_fft_first; first < tk_fft_first + TK_FFT_POINTS / 4; ++first, x += 8, window += 8) {
+        const int16_t *pcm = samples + 2 * *first;
+        const float f2r = TK_WINDOWED(2 * QUARTER, 4);
+        const float f2i = TK_WINDOWED(2 * QUARTER + 1, 5);
+        const float f3r = TK_WINDOWED(3 * QUARTER, 6);
+        const float f3i = TK_WINDOWED(3 * QUARTER + 1, 7);
         const float s02[2] = {TK_MUL_ADD(TK_PCM(0), window[0], f2r), TK_MUL_ADD(TK_PCM(1), window[1], f2i)};
         const float d02[2] = {TK_MUL_ADD(TK_PCM(0), window[0], -f2r), TK_MUL_ADD(TK_PCM(1), window[1], -f2i)};
-        const float s13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[QUARTER], f3r),
-                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[QUARTER + 1], f3i)};
-        const float d13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[QUARTER], -f3r),
-                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[QUARTER + 1], -f3i)};
+        const float s13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[2], f3r),
+                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[3], f3i)};
+        const float d13[2] = {TK_MUL_ADD(TK_PCM(QUARTER), window[2], -f3r),
+                              TK_MUL_ADD(TK_PCM(QUARTER + 1), window[3], -f3i)};
         butterfly4_outputs(s02, d02, s13, d13, x, x + 2, x + 4, x + 6);
     }
 }

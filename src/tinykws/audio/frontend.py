@@ -119,6 +119,18 @@ def first_stage_inputs(points: int) -> tuple[int, ...]:
     return bit_reversal(points // radix)
 
 
+def first_stage_window(cfg: FeatureConfig) -> np.ndarray:
+    """The Hann window / 32768, zero-padded to fft_size, in the order the first stage's groups read it:
+    for each group, (re, im) of each of its points m + q * points / radix."""
+    window = np.zeros(cfg.fft_size)
+    window[: cfg.window_samples] = hann_window(cfg.window_samples) / _PCM_SCALE
+    points = cfg.fft_size // 2
+    firsts = first_stage_inputs(points)
+    radix = points // len(firsts)
+    order = [2 * (m + q * (points // radix)) + part for m in firsts for q in range(radix) for part in (0, 1)]
+    return window[order]
+
+
 def stage_twiddles(points: int) -> np.ndarray:
     """The twiddles of the FFT's stages after the first, stage after stage.
 
@@ -250,8 +262,6 @@ def frontend_context(
     if not runs.weights:
         raise InputError(f"no mel filter between {features.fmin_hz} and {features.fmax_hz} Hz covers an FFT bin")
     bands = mel_bands(features)
-    window = np.zeros(features.fft_size)
-    window[: features.window_samples] = hann_window(features.window_samples) / _PCM_SCALE
     mean = norm.mean if norm is not None else (0.0,) * features.n_mfcc
     std = norm.std if norm is not None else (1.0,) * features.n_mfcc
     points = features.fft_size // 2
@@ -267,7 +277,7 @@ def frontend_context(
         "input_scale": c_float(input_scale),
         "input_zero_point": int(input_zero_point),
         "log_offset": c_float(features.log_offset),
-        "window": [c_float(v) for v in window],
+        "window": [c_float(v) for v in first_stage_window(features)],
         "twiddles": [c_float(v) for v in stage_twiddles(points)],
         "first_inputs": list(first_stage_inputs(points)),
         "band_length": list(bands.length),
