@@ -351,6 +351,7 @@ static inline void dft8(const float *t, float *y)
     const float c = 0.707106781f; /* 1 / sqrt(2) */
     float u[8], v[8];
     int j;
+    _Pragma("GCC unroll 4")
     for (j = 0; j < 4; ++j) {
         u[2 * j] = t[2 * j] + t[2 * j + 8];
         u[2 * j + 1] = t[2 * j + 1] + t[2 * j + 9];
@@ -384,6 +385,7 @@ static inline void fft_butterfly8(float *x, int h, const float *w)
     int q;
     t[0] = x[0];
     t[1] = x[1];
+    _Pragma("GCC unroll 8")
     for (q = 1; q < 8; ++q) {
         const float *f = x + 2 * h * q;
         const float *wq = w + 2 * (q - 1);
@@ -391,6 +393,7 @@ static inline void fft_butterfly8(float *x, int h, const float *w)
         t[2 * q + 1] = TK_MUL_ADD(wq[0], f[1], wq[1] * f[0]);
     }
     dft8(t, y);
+    _Pragma("GCC unroll 8")
     for (q = 0; q < 8; ++q) {
         x[2 * h * q] = y[2 * q];
         x[2 * h * q + 1] = y[2 * q + 1];
