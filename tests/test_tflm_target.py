@@ -65,9 +65,9 @@ def test_c_objects_build_warning_free_for_the_chip(tflm_bundle: Path, arch: str)
     assert "warning" not in done.stderr
 
 
-def _tflm_vars(kernels: str) -> list[str]:
+def _tflm_vars(arch: str, kernels: str) -> list[str]:
     ops = read_model_facts(open_run(MODEL)).ops
-    return [f"TFLM_DIR={TFLM_DIR}", "TFLM_ARCH=cortex-m4", f"TFLM_KERNELS={kernels}", f"TFLM_PYTHON={sys.executable}",
+    return [f"TFLM_DIR={TFLM_DIR}", f"TFLM_ARCH={arch}", f"TFLM_KERNELS={kernels}", f"TFLM_PYTHON={sys.executable}",
             "TFLM_KERNEL_SOURCES=" + " ".join(kernel_sources(Path(TFLM_DIR), ops, kernels))]
 
 
@@ -87,13 +87,18 @@ def engine_outputs(tmp_path_factory) -> bytes:
 
 @needs_cross
 @needs_tflm
+@pytest.mark.parametrize("arch", ["cortex-m4", "cortex-m55"])
 @pytest.mark.parametrize("kernels", ["reference", "cmsis_nn"])
-def test_tflm_on_the_cortex_m4_passes_and_matches_the_engine(tflm_bundle: Path, engine_outputs: bytes,
-                                                             kernels: str) -> None:
-    make_vars = _tflm_vars(kernels)
+def test_tflm_on_the_chip_passes_and_matches_the_engine(tflm_bundle: Path, engine_outputs: bytes, arch: str,
+                                                        kernels: str) -> None:
+    """Built for the chip against the real tree, in QEMU: self-test, counters, and the same int8
+    outputs as the tinykws engine on the Cortex-M4 (bit-exact across cores and kernel libraries)."""
+    if not toolchain_available(arch)[0]:
+        pytest.skip(toolchain_available(arch)[1])
+    make_vars = _tflm_vars(arch, kernels)
     built = make(tflm_bundle, *make_vars)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    assert "text" in built.stdout and "tinykws-app-cortex-m4" in built.stdout  # `make` prints the code size
+    assert "text" in built.stdout and f"tinykws-app-{arch}-{kernels}" in built.stdout  # `make` prints the size
     done = make(tflm_bundle, *make_vars, "run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "self_test=pass" in done.stdout
