@@ -4,17 +4,18 @@
  * every constant, computed in Python from the run's configuration.
  *
  * One frame: the window's int16 samples, windowed as they are read, go
- * through the first FFT stage straight into bit-reversed order; radix-4
- * stages finish the half-length complex FFT; one pass over the mel bins
- * splits it into the real spectrum, takes each magnitude and adds it to its
- * two mel filters (kept in registers); log; a DCT on the folded log-mel
+ * through the first FFT stage (radix 4) straight into the digit-reversed
+ * order the FFT wants; radix-8 stages (or radix-4 ones, for sizes that are not
+ * 4 * 8^a points) finish the half-length complex FFT; one pass over the mel
+ * bins splits it into the real spectrum, takes each magnitude and adds it to
+ * its two mel filters (kept in registers); log; a DCT on the folded log-mel
  * vector (half the multiplies); normalisation and int8 quantization.
- * The per-frame path calls no libm function but sqrtf (one instruction on
- * cores with an FPU): the logarithm is computed from the float's exponent
- * and a short series, and where the core has fused multiply-add (Cortex-M4F,
- * M7, M33, M55) the products are accumulated with it. Defining
- * TK_FEATURES_PORTABLE selects the previous arithmetic (logf, separate
- * multiplies and adds), kept for comparison (tinykws.bench).
+ * The per-frame path calls no libm function but sqrtf (none on Arm FPUs):
+ * the logarithm is computed from the float's exponent and a short series, and
+ * where the core has fused multiply-add (Cortex-M4F, M7, M33, M55) the
+ * products are accumulated with it. Defining TK_FEATURES_PORTABLE selects
+ * the C code throughout with logf and separate multiplies and adds, kept for
+ * comparison (tinykws.bench).
  */
 #include "tk_features.h"
 
@@ -24,10 +25,12 @@
 
 #define TK_FFT_POINTS (TK_FEATURES_FFT_SIZE / 2) /* complex points of the half-length FFT */
 
-/* The FFT's radix-4 stages in Arm FPU assembly (single precision, FMA, Thumb-2:
- * Cortex-M4F, M7, M33, M55); elsewhere, and with TK_FEATURES_PORTABLE, in C. */
+/* The FFT's stages, the windowed first stage, the mel pass and the PCM copies
+ * in Arm FPU assembly (single precision, FMA, Thumb-2, little-endian: the
+ * first stage takes a sample pair low half first; Cortex-M4F, M7, M33, M55);
+ * elsewhere, and with TK_FEATURES_PORTABLE, in C. */
 #if !defined(TK_FEATURES_PORTABLE) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
-    defined(__ARM_FEATURE_FMA)
+    defined(__ARM_FEATURE_FMA) && !defined(__ARM_BIG_ENDIAN)
 #define TK_FEATURES_ARM_ASM 1
 #endif
 
