@@ -46,7 +46,8 @@ def stream_eval(
     threshold: Annotated[Optional[int], typer.Option(
         min=-128, max=127, help="evaluate this int8 threshold only (no sweep, config.json unchanged)")] = None,
     write_config: Annotated[bool, typer.Option(
-        "--write-config", help="write the chosen threshold into the run's config.json")] = False,
+        "--write-config", help="write the chosen operating point (threshold, average_results, "
+                                          "min_count) into the run's config.json")] = False,
     into_shipped: Annotated[bool, typer.Option(
         "--into-shipped-model", help="with --write-config: allow changing a shipped model folder's config.json "
                                      "(models/NAME, made by `tinykws ship`)")] = False,
@@ -123,6 +124,8 @@ def _print_report(report: dict, out_dir: Path, saved: bool) -> None:
     console.print(f"{report['minutes']:g} min, {report['events']['keyword']} keywords, "
                   f"{report['events']['unknown']} unknown words ({report['unknown_words_per_hour']:.0f}/hour), "
                   f"SNR {report['snr_db']:g} dB: threshold int8 {report['threshold']} "
+                  f"(mean of {report['stream_config']['average_results']} results, "
+                  f"{report['stream_config']['min_count']} in a row) "
                   f"(p={report['threshold_probability']:.3f}): FRR "
                   f"{100 * report['false_reject_rate']:.2f}%, {report['false_accepts_per_hour']:.2f} false accepts "
                   f"per hour, latency after the word median {median}", highlight=False)

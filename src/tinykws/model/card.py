@@ -144,12 +144,21 @@ def stream_lines(stream: dict | None) -> list[str]:
     if not stream:
         return ["No `tinykws stream-eval` of the shipped model was shipped (stream_eval.json missing).", ""]
     latency = stream.get("latency_ms", {})
-    return [f"`tinykws stream-eval`: {stream['minutes']:g} min of stream at {stream['snr_db']:g} dB SNR "
-            f"({stream['events']['keyword']:,} keywords). Threshold int8 {stream['threshold']} "
+    chosen = stream.get("operating_point", {}).get("chosen_on")
+    speakers = stream.get("speakers", {})
+    where = (f" Threshold chosen on a validation stream of {speakers.get('validation', '?')} other held-out "
+             f"speakers; test stream of {speakers.get('test', '?')} speakers." if chosen == "validation stream"
+             else f" Threshold: {chosen}." if chosen else "")
+    clean = stream.get("clean")
+    return [f"`tinykws stream-eval`: {stream['minutes']:g} min of test stream at {stream['snr_db']:g} dB SNR "
+            f"({stream['events']['keyword']:,} keywords, {stream['events']['unknown']:,} unknown words). "
+            f"Threshold int8 {stream['threshold']} "
             f"(p = {stream['threshold_probability']:.2f}): {100 * stream['false_reject_rate']:.1f}% false "
             f"rejections at {stream['false_accepts_per_hour']:.1f} false accepts per hour"
             + (f", median latency {latency['median']:.0f} ms" if latency.get("median") is not None else "")
-            + ". Trade-off curve: `stream_tradeoff.png`.", ""]
+            + (f"; clean: {100 * clean['false_reject_rate']:.1f}% at {clean['false_accepts_per_hour']:.1f} per hour"
+               if clean else "")
+            + "." + where + " Trade-off curve: `stream_tradeoff.png`.", ""]
 
 
 def _recipe_lines(config: RunConfig) -> list[str]:

@@ -60,6 +60,9 @@ class EvalOptions:
     tune_share: float = 0.5  # share of held-out speakers that build the validation stream
     tune_minutes: float | None = None  # length of the validation stream (default: ``minutes``)
     clean: bool = True  # also score the test stream without background noise
+    # (average_results, min_count) pairs tried on the validation stream with every threshold; the
+    # run's own pair is always tried too. Fixed by --threshold: the run's pair only.
+    smoothing_grid: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (4, 2), (4, 3), (6, 3))
 
 
 @dataclass(frozen=True)
@@ -289,10 +292,28 @@ def sweep(outputs: StreamOutputs, events: list[Event], config: RunConfig, opts: 
 def choose(curve: dict[int, dict], opts: EvalOptions) -> int:
     """Lowest FRR with at most the allowed false accepts per hour (ties: the higher threshold);
     if no threshold is that quiet, the fewest false accepts (ties: lowest FRR)."""
-    quiet = [t for t, m in curve.items() if m["false_accepts_per_hour"] <= opts.max_false_accepts_per_hour]
-    if quiet:
-        return min(quiet, key=lambda t: (curve[t]["false_reject_rate"], -t))
-    return min(curve, key=lambda t: (curve[t]["false_accepts_per_hour"], curve[t]["false_reject_rate"], -t))
+    return min(curve, key=lambda t: _rank(curve[t], t, opts))
+
+
+def _rank(m: dict, threshold: int, opts: EvalOptions) -> tuple:
+    if m["false_accepts_per_hour"] <= opts.max_false_accepts_per_hour:
+        return (0, m["false_reject_rate"], 0.0, -threshold)
+    return (1, m["false_accepts_per_hour"], m["false_reject_rate"], -threshold)
+
+
+def choose_smoothing(curves: dict[tuple[int, int], dict[int, dict]], opts: EvalOptions) -> tuple[int, int, int]:
+    """(average_results, min_count, threshold) of the best point of all curves, ranked as ``choose``
+    (ties: the earlier pair of the grid)."""
+    order = list(curves)
+    best = min(((pair, choose(curve, opts)) for pair, curve in curves.items()),
+               key=lambda pt: (_rank(curves[pt[0]][pt[1]], pt[1], opts), order.index(pt[0])))
+    (average, count), threshold = best
+    return average, count, threshold
+
+
+def with_smoothing(config: RunConfig, average: int, count: int) -> RunConfig:
+    return config.replace(stream=dataclasses.replace(config.stream, average_results=int(average),
+                                                     min_count=int(count)))
 
 
 # --------------------------------------------------------------------- driver
@@ -322,19 +343,17 @@ def noise_level(pool: ClipPool, labels: tuple[str, ...], snr_db: float) -> float
 
 @dataclass(frozen=True)
 class StreamRun:
-    """One stream built and run through the model: its events, outputs and threshold sweep."""
+    """One stream built and run through the model once: its events and int8 outputs."""
 
     events: list[Event]
     outputs: StreamOutputs
     hours: float
-    curve: dict[int, dict]
 
 
 def run_stream(name: str, pool: ClipPool, noise: list[np.ndarray], noise_rms: float, minutes: float, seed: int,
                engine, quant: Quantization, config: RunConfig, opts: EvalOptions,
                progress: Progress | None = None) -> StreamRun:
-    """Plan the events of a ``minutes``-long stream of ``pool``'s clips, run the model over it once,
-    and score it (every threshold of the sweep, or only ``opts.fixed_threshold``)."""
+    """Plan the events of a ``minutes``-long stream of ``pool``'s clips and run the model over it once."""
     rate = config.features.sample_rate
     total = int(minutes * 60 * rate)
     rng = np.random.default_rng(seed)
@@ -344,14 +363,17 @@ def run_stream(name: str, pool: ClipPool, noise: list[np.ndarray], noise_rms: fl
     blocks = stream_blocks(pool, events, Background(noise, opts, rate, rng), noise_rms, total, 10 * rate)
     step = (lambda done, n: progress(f"running the model over the {name} stream", done, n)) if progress else None
     outputs = run_model(blocks, engine, quant, config, total, step)
-    hours = total / rate / 3600.0
-    return StreamRun(events, outputs, hours, sweep(outputs, events, config, opts, hours))
+    return StreamRun(events, outputs, total / rate / 3600.0)
+
+
+def _sweep(stream: StreamRun, config: RunConfig, opts: EvalOptions) -> dict[int, dict]:
+    return sweep(stream.outputs, stream.events, config, opts, stream.hours)
 
 
 def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress | None = None,
              reference: bool = True) -> dict:
-    """Validation stream (threshold chosen there) and test stream (reported) from disjoint held-out
-    speakers, the test stream also clean; the report (nothing written)."""
+    """Validation stream (operating point chosen there) and test stream (reported) from disjoint
+    held-out speakers, the test stream also clean; the report (nothing written)."""
     from tinykws.run import require
 
     config = run.config
@@ -364,20 +386,26 @@ def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress |
     pool, noise, skipped = load_pool(run, data_dirs)
     tune_pool, test_pool, disjoint = split_speakers(pool, opts.tune_share)
     noise_rms = noise_level(pool, config.labels, opts.snr_db)
-    validation = None
+    validation = grid = None
     if opts.fixed_threshold is None:
         validation = run_stream("validation", tune_pool, noise, noise_rms, opts.tune_minutes or opts.minutes,
                                 opts.seed + 1, engine, quant, config, opts, progress)
-        chosen = choose(validation.curve, opts)
+        pairs = dict.fromkeys(((config.stream.average_results, config.stream.min_count),) + opts.smoothing_grid)
+        if progress:
+            progress("choosing the operating point on the validation stream", 0, len(pairs))
+        grid = {}
+        for i, (average, count) in enumerate(pairs):
+            grid[(average, count)] = _sweep(validation, with_smoothing(config, average, count), opts)
+            if progress:
+                progress("choosing the operating point on the validation stream", i + 1, len(pairs))
+        average, count, chosen = choose_smoothing(grid, opts)
+        config = with_smoothing(config, average, count)
     else:
         chosen = opts.fixed_threshold
     test = run_stream("test", test_pool, noise, noise_rms, opts.minutes, opts.seed, engine, quant, config, opts,
                       progress)
-    clean = None
-    if opts.clean:
-        clean = run_stream("clean test", test_pool, noise, 0.0, opts.minutes, opts.seed, engine, quant, config,
-                           dataclasses.replace(opts, fixed_threshold=chosen), progress)
-    report = _report(run, config, opts, quant, test.events, pool, test.curve, chosen, test.hours, test.outputs,
+    test_curve = _sweep(test, config, opts)
+    report = _report(run, config, opts, quant, test.events, pool, test_curve, chosen, test.hours, test.outputs,
                      skipped)
     report["engine"] = "litert-reference" if reference else "litert-xnnpack"
     report["operating_point"] = {
@@ -387,15 +415,22 @@ def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress |
         "speakers_disjoint": disjoint}
     report["speakers"] = {"validation": _n_speakers(tune_pool), "test": _n_speakers(test_pool)}
     if validation is not None:
-        v = validation.curve[chosen]
+        v = grid[(config.stream.average_results, config.stream.min_count)]
         report["validation"] = {
-            "minutes": opts.tune_minutes or opts.minutes, "false_reject_rate": v["false_reject_rate"],
-            "false_accepts_per_hour": v["false_accepts_per_hour"], "false_accepts": v["false_accepts"],
+            "minutes": opts.tune_minutes or opts.minutes, "false_reject_rate": v[chosen]["false_reject_rate"],
+            "false_accepts_per_hour": v[chosen]["false_accepts_per_hour"], "false_accepts": v[chosen]["false_accepts"],
             "events": {"keyword": sum(e.kind == "keyword" for e in validation.events),
                        "unknown": sum(e.kind == "unknown" for e in validation.events)},
-            "curve": _curve(validation.curve, quant)}
-    if clean is not None:
-        c = clean.curve[chosen]
+            "curve": _curve(v, quant),
+            "smoothing_grid": [
+                {"average_results": a, "min_count": c, "threshold": t,
+                 "false_reject_rate": curve[t]["false_reject_rate"],
+                 "false_accepts_per_hour": curve[t]["false_accepts_per_hour"]}
+                for (a, c), curve in grid.items() for t in (choose(curve, opts),)]}
+    if opts.clean:
+        clean = run_stream("clean test", test_pool, noise, 0.0, opts.minutes, opts.seed, engine, quant, config,
+                           opts, progress)
+        c = _sweep(clean, config, dataclasses.replace(opts, fixed_threshold=chosen))[chosen]
         report["clean"] = {"false_reject_rate": c["false_reject_rate"],
                            "false_accepts_per_hour": c["false_accepts_per_hour"],
                            "false_accepts": c["false_accepts"], "latency_ms": c["latency_ms"]}
@@ -440,8 +475,11 @@ def _report(run, config, opts, quant: Quantization, events, pool, curve, chosen,
 
 
 def apply_operating_point(run, report: dict) -> RunConfig:
-    """Write the chosen threshold into the run's config.json; returns the new config."""
-    stream = dataclasses.replace(run.config.stream, threshold=int(report["threshold"]))
+    """Write the chosen operating point (threshold, average_results, min_count) into the run's
+    config.json; returns the new config."""
+    chosen = report["stream_config"]
+    stream = dataclasses.replace(run.config.stream, threshold=int(report["threshold"]),
+                                 average_results=int(chosen["average_results"]), min_count=int(chosen["min_count"]))
     config = run.config.replace(stream=stream)
     save_config(config, run.path / "config.json")
     return config
