@@ -55,3 +55,19 @@ def test_stream_eval_chooses_on_validation_and_reports_the_test_stream(trained_r
     assert set(report["clean"]) >= {"false_reject_rate", "false_accepts_per_hour"}
     assert report["minutes"] == 0.4 and report["validation"]["minutes"] == 0.3
     assert "chosen on the validation stream" in result.output.replace("\n", " ") or "validation stream" in result.output
+
+
+def test_choose_smoothing_takes_the_lowest_frr_within_the_false_accept_budget():
+    from tinykws.stream.evaluate import choose_smoothing
+
+    def m(frr, fa):
+        return {"false_reject_rate": frr, "false_accepts_per_hour": fa}
+
+    opts = EvalOptions(max_false_accepts_per_hour=0.5)
+    curves = {(2, 2): {100: m(0.30, 0.5), 120: m(0.50, 0.0)},
+              (4, 2): {90: m(0.20, 0.5), 110: m(0.25, 0.0)},
+              (1, 1): {127: m(0.01, 3.0)}}
+    assert choose_smoothing(curves, opts) == (4, 2, 90)
+    # nothing within the budget: the fewest false accepts, then the lowest FRR
+    loud = {(2, 2): {100: m(0.3, 2.0)}, (3, 2): {100: m(0.2, 2.0), 110: m(0.4, 1.0)}}
+    assert choose_smoothing(loud, opts) == (3, 2, 110)
