@@ -84,8 +84,9 @@ def assert_self_test_passed(stdout: str, clips: int) -> dict[str, str]:
 # ---------------------------------------------------------------- fixtures
 
 
-def fit_tone_classifier(run_dir: Path, tone_data: Path) -> bytes:
-    """A small conv + dense net fitted in seconds on the tone clips, as int8 .tflite (distinct labels)."""
+def fit_tone_classifier(run_dir: Path, tone_data: Path, hidden_layers=None) -> bytes:
+    """A small conv + dense net fitted in seconds on the tone clips, as int8 .tflite (distinct labels);
+    ``hidden_layers(keras, inputs)`` replaces its two SAME convolutions (e.g. layers VALID in time)."""
     from codegen_models import _keras, to_int8_tflite
 
     run = open_run(run_dir)
@@ -95,8 +96,11 @@ def fit_tone_classifier(run_dir: Path, tone_data: Path) -> bytes:
     keras = _keras()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((49, 10, 1))
-    hidden = keras.layers.Conv2D(16, (10, 4), strides=(2, 2), padding="same", activation="relu")(inputs)
-    hidden = keras.layers.Conv2D(16, (3, 3), padding="same", activation="relu")(hidden)
+    if hidden_layers is not None:
+        hidden = hidden_layers(keras, inputs)
+    else:
+        hidden = keras.layers.Conv2D(16, (10, 4), strides=(2, 2), padding="same", activation="relu")(inputs)
+        hidden = keras.layers.Conv2D(16, (3, 3), padding="same", activation="relu")(hidden)
     model = keras.Model(inputs, keras.layers.Dense(12)(keras.layers.GlobalAveragePooling2D()(hidden)))
     model.compile(optimizer=keras.optimizers.Adam(3e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

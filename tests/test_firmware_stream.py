@@ -98,17 +98,21 @@ def stream_run(trained_run: Path, tone_data: Path, tmp_path_factory: pytest.Temp
     return run_dir
 
 
-@pytest.fixture(scope="module")
-def tone_stream(tone_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
-    """~40 s: two clips of every label in a shuffled order, 0.25-1 s of a _silence_ clip after each."""
-    rng = np.random.default_rng(5)
-    clips = tone_wavs(tone_data, per_label=2)
+def tone_recording(tone_data: Path, per_label: int, rng: np.random.Generator) -> np.ndarray:
+    """``per_label`` clips of every label in a shuffled order, 0.25-1 s of a _silence_ clip after each."""
+    clips = tone_wavs(tone_data, per_label=per_label)
     silence = [load_clip(p) for p in sorted((tone_data / "_silence_").glob("*.wav"))]
     parts = []
     for i in rng.permutation(len(clips)):
         gap = silence[int(rng.integers(len(silence)))][:int(rng.integers(4000, 16000))]
         parts += [load_clip(clips[i]), gap]
-    audio = np.concatenate(parts).astype(np.float32)
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tone_stream(tone_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """~40 s: two clips of every label in a shuffled order, 0.25-1 s of a _silence_ clip after each."""
+    audio = tone_recording(tone_data, 2, np.random.default_rng(5))
     path = tmp_path_factory.mktemp("stream_wav") / "long.wav"
     write_wav(path, audio)
     return path, read_wav(path)[0]  # what the file holds (int16-rounded)
@@ -181,15 +185,20 @@ def test_tinykws_stream_command_agrees_with_the_host_app(stream_host_bundle: Pat
     assert all(abs(f.score - c[2]) <= 1 for f, c in zip(found, cli))
 
 
-def test_host_stream_mode_clean_under_sanitizers(stream_host_bundle: Path, tone_stream: tuple[Path, np.ndarray],
-                                                 expected: list[Found], tmp_path: Path) -> None:
+def sanitized_stream_detections(host_bundle: Path, wav: Path, tmp_path: Path) -> list[Found]:
+    """`--stream wav` of a copy of the host bundle built with ASan and UBSan, which must stay silent."""
     copy = tmp_path / "asan"
-    shutil.copytree(stream_host_bundle, copy, ignore=shutil.ignore_patterns("tinykws-app*"))
+    shutil.copytree(host_bundle, copy, ignore=shutil.ignore_patterns("tinykws-app*"))
     built = make(copy, "tinykws-app-sanitized")
     assert built.returncode == 0, built.stderr[-3000:]
-    done = run_app(copy / "tinykws-app-sanitized", "--stream", str(tone_stream[0]))
+    done = run_app(copy / "tinykws-app-sanitized", "--stream", str(wav))
     assert done.returncode == 0 and "runtime error" not in done.stderr, done.stderr[-3000:]
-    assert_same_detections(parse_app(done.stdout), expected)
+    return parse_app(done.stdout)
+
+
+def test_host_stream_mode_clean_under_sanitizers(stream_host_bundle: Path, tone_stream: tuple[Path, np.ndarray],
+                                                 expected: list[Found], tmp_path: Path) -> None:
+    assert_same_detections(sanitized_stream_detections(stream_host_bundle, tone_stream[0], tmp_path), expected)
 
 
 @pytest.mark.parametrize(("samples", "hops"), [(319, 0), (15999, 49), (16320, 51)])

@@ -13,10 +13,15 @@
  *                               line "detection label=L time_ms=T score=S hop=H"
  *                               per detection (T: end of the audio the detection
  *                               consumed, S: smoothed int8 score), then hops=,
- *                               inferences=, audio_ms=, with a counter
+ *                               inferences=, audio_ms=, stream_incremental=
+ *                               (1: incremental inference, 0: the full window at
+ *                               every inference), stream_state_bytes=
+ *                               (RAM of incremental inference), with a counter
  *                               instructions_per_second_of_audio= (features,
  *                               model and recognizer; file reading excluded),
- *                               and detections=N last
+ *                               model_instructions_per_second_of_audio= and
+ *                               model_instructions_per_inference= (the model
+ *                               alone), and detections=N last
  *   no arguments                --bench then --self-test where the platform
  *                               counts instructions, else the usage
  * Exit codes: 0 success, 1 self-test failed, 2 bad usage or bad input.
@@ -199,13 +204,26 @@ static unsigned long per_second_of_audio(uint64_t ticks, uint64_t samples)
 static void print_stream_summary(uint64_t ticks, unsigned long detections)
 {
     const uint64_t samples = (uint64_t)g_detector.hops * TK_FEATURES_HOP_SAMPLES;
+    const uint32_t inferences = g_detector.inferences;
     printf("hops=%lu\n", (unsigned long)g_detector.hops);
-    printf("inferences=%lu\n", (unsigned long)g_detector.inferences);
+    printf("inferences=%lu\n", (unsigned long)inferences);
     printf("audio_ms=%lu\n", (unsigned long)(samples * 1000u / TK_FEATURES_SAMPLE_RATE));
+    printf("stream_incremental=%d\n", tk_model_stream_incremental ? 1 : 0);
+    printf("stream_state_bytes=%lu\n", (unsigned long)tk_model_stream_state_bytes);
     if (TK_PLATFORM_TICK_INSTRUCTIONS_NUM > 0u && samples > 0u) {
         printf("instructions_per_second_of_audio=%lu\n", per_second_of_audio(ticks, samples));
+        printf("model_instructions_per_second_of_audio=%lu\n", per_second_of_audio(g_detector.model_ticks, samples));
+        if (inferences > 0u) {
+            printf("model_instructions_per_inference=%lu\n",
+                   instructions((uint32_t)(g_detector.model_ticks / inferences), 1u));
+        }
     }
     printf("detections=%lu\n", detections);
+}
+
+static uint32_t stream_clock(void)
+{
+    return tk_platform_ticks();
 }
 
 /* Hop by hop through a WAV of any length: features, the model on the schedule, the recognizer. */
@@ -221,7 +239,14 @@ static int stream_wav(const char *path)
         fprintf(stderr, "error: %s\n", text);
         return EXIT_USAGE;
     }
-    (void)tk_detector_init(&g_detector, g_window);
+    if (tk_detector_init(&g_detector, g_window) != TK_APP_OK) {
+        fprintf(stderr, "error: the model's incremental hop is not the recognizer's\n");
+        tk_wav_close(&reader);
+        return 1;
+    }
+    if (TK_PLATFORM_TICK_INSTRUCTIONS_NUM > 0u) {
+        g_detector.clock = stream_clock;
+    }
     while (status == 0 && tk_wav_read(&reader, g_hop, TK_FEATURES_HOP_SAMPLES) == (size_t)TK_FEATURES_HOP_SAMPLES) {
         const uint32_t start = tk_platform_ticks();
         const int found = tk_detector_push(&g_detector, g_hop, &detection);

@@ -68,13 +68,14 @@ static int32_t score_milli(int8_t q)
     return (int32_t)(scaled >= 0.0f ? scaled + 0.5f : scaled - 0.5f);
 }
 
-tk_app_status_t tk_classify(const int8_t *window, tk_result_t *result)
+static tk_app_status_t classify_with(int (*invoke)(const int8_t *, int8_t *), const int8_t *window,
+                                     tk_result_t *result)
 {
     int i;
     if (window == NULL || result == NULL) {
         return TK_APP_ERROR_ARGUMENT;
     }
-    if (tk_model_invoke(window, result->raw) != 0) {
+    if (invoke(window, result->raw) != 0) {
         return TK_APP_ERROR_MODEL;
     }
     for (i = 0; i < TK_MODEL_OUTPUT_SIZE; ++i) {
@@ -82,6 +83,16 @@ tk_app_status_t tk_classify(const int8_t *window, tk_result_t *result)
     }
     result->label = tk_argmax(result->raw, TK_MODEL_OUTPUT_SIZE);
     return TK_APP_OK;
+}
+
+tk_app_status_t tk_classify(const int8_t *window, tk_result_t *result)
+{
+    return classify_with(tk_model_invoke, window, result);
+}
+
+tk_app_status_t tk_classify_stream(const int8_t *window, tk_result_t *result)
+{
+    return classify_with(tk_model_stream_invoke, window, result);
 }
 
 /* Append "<int>.<3 digits>" of a value in thousandths. */

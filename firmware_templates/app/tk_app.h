@@ -57,6 +57,11 @@ typedef struct {
 /* Classify a window of TK_APP_WINDOW_BYTES int8 features. */
 tk_app_status_t tk_classify(const int8_t *window, tk_result_t *result);
 
+/* The same for a window of a stream that slid tk_model_stream_hop_frames frames
+ * since the previous call (after tk_model_stream_reset: any window): the model's
+ * incremental inference where it has one (tk_model.h), bit-identical results. */
+tk_app_status_t tk_classify_stream(const int8_t *window, tk_result_t *result);
+
 /* Index of the largest of `n` values (the first one on ties). */
 int tk_argmax(const int8_t *values, int n);
 

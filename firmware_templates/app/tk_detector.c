@@ -20,9 +20,15 @@ tk_app_status_t tk_detector_init(tk_detector_t *detector, int8_t *window)
     if (tk_recognizer_init(&detector->recognizer, &tk_recognizer_default_params) != TK_RECOGNIZER_OK) {
         return TK_APP_ERROR_ARGUMENT;
     }
+    if (tk_model_stream_incremental && tk_model_stream_hop_frames != TK_RECOGNIZER_INFER_EVERY_HOPS) {
+        return TK_APP_ERROR_MODEL; /* the engine was generated for another hop */
+    }
+    tk_model_stream_reset();
     detector->window = window;
     detector->hops = 0u;
     detector->inferences = 0u;
+    detector->clock = NULL;
+    detector->model_ticks = 0u;
     return tk_feature_provider_init(&detector->provider, window);
 }
 
@@ -37,6 +43,7 @@ static int inference_due(uint32_t hops_pushed)
 int tk_detector_push(tk_detector_t *detector, const int16_t *hop, tk_detection_t *detection)
 {
     int ready;
+    uint32_t start = 0u;
     tk_app_status_t status;
     if (detector == NULL || hop == NULL || detection == NULL) {
         return -(int)TK_APP_ERROR_ARGUMENT;
@@ -49,7 +56,14 @@ int tk_detector_push(tk_detector_t *detector, const int16_t *hop, tk_detection_t
     if (ready != 1 || !inference_due(detector->hops)) {
         return 0;
     }
-    status = tk_classify(detector->window, &detector->result);
+    if (detector->clock != NULL) {
+        start = detector->clock();
+    }
+    /* consecutive inferences are TK_RECOGNIZER_INFER_EVERY_HOPS frames apart: the incremental hop */
+    status = tk_classify_stream(detector->window, &detector->result);
+    if (detector->clock != NULL) {
+        detector->model_ticks += (uint32_t)(detector->clock() - start);
+    }
     if (status != TK_APP_OK) {
         return -(int)status;
     }

@@ -27,6 +27,9 @@ def memory_rows(ctx, engine) -> list[tuple[str, int, str]]:
     if engine is not None:
         rows += [("C engine arena (all activations)", engine.arena_bytes, "RAM, static"),
                  ("C engine constants (weights, biases, requantization)", engine.constant_bytes, "flash")]
+        if engine.incremental is not None:
+            rows.append(("C engine incremental inference state (row buffers, MEAN sums; --stream)",
+                         engine.incremental.state_bytes, "RAM, static"))
     rows += [("TFLite Micro arena, measured (Python runtime, 64-bit host)", ctx.tflm_arena_bytes,
               "RAM, for the tflm target"),
              ("int8.tflite flatbuffer", len(ctx.facts.data), "flash, for the tflm target"),

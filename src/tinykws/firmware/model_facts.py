@@ -32,6 +32,7 @@ class ModelFacts:
     output_scale: float
     output_zero_point: int
     ops: tuple[str, ...]  # distinct operators, in the order of the model's opcode table
+    stream_hop_frames: int = 0  # frames the window slides between two inferences of --stream (0: none)
 
     @property
     def sha256(self) -> str:
@@ -61,7 +62,7 @@ def read_model_facts(run: Run) -> ModelFacts:
     info = read_model_info(data, str(run.int8_tflite))
     return ModelFacts(data, _size(engine.input.shape), _size(engine.output.shape), engine.input.scale,
                       engine.input.zero_point, engine.output.scale, engine.output.zero_point,
-                      tuple(dict.fromkeys(name for name, _ in info.ops)))
+                      tuple(dict.fromkeys(name for name, _ in info.ops)), run.config.stream.infer_every_hops)
 
 
 def check_fits_run(facts: ModelFacts, run: Run) -> None:

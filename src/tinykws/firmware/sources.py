@@ -32,10 +32,16 @@ def _join(folder: str, name: str) -> str:
 
 
 def engine_files(facts: ModelFacts, folder: str) -> tuple[Files, object]:
-    """The generated C engine and its kernel library; also returns the GeneratedEngine."""
-    from tinykws.codegen import generate_engine
+    """The generated C engine and its kernel library; also returns the GeneratedEngine. With
+    incremental inference for the --stream mode where the model allows it (VALID in time,
+    tinykws.codegen.incremental), else the full window only (``engine.incremental`` is None)."""
+    from tinykws.codegen import IncrementalError, generate_engine
 
-    engine = generate_engine(facts.data, prefix=ENGINE_PREFIX, source="int8.tflite")
+    try:
+        engine = generate_engine(facts.data, prefix=ENGINE_PREFIX, source="int8.tflite",
+                                 incremental_hop=facts.stream_hop_frames or None)
+    except IncrementalError:
+        engine = generate_engine(facts.data, prefix=ENGINE_PREFIX, source="int8.tflite")
     return {_join(folder, n): t.encode() for n, t in sorted(engine.files.items())}, engine
 
 

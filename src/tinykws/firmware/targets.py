@@ -60,6 +60,7 @@ def _common_ctx(ctx: Context, engine) -> dict:
         overlap_samples=f.window_samples - f.hop_samples,
         feature_count=f.n_frames * f.n_mfcc, input_size=ctx.facts.input_size, output_size=ctx.facts.output_size,
         engine=engine is not None, engine_prefix=src.ENGINE_PREFIX,
+        incremental=getattr(engine, "incremental", None),  # IncrementalPlan of --stream, or None
         memory=memory_rows(ctx, engine), golden_count=len(ctx.golden.clips), golden_source=ctx.golden.source,
         golden_clips=[(c.name, cfg.labels[c.label]) for c in ctx.golden.clips], tolerance=ctx.golden.tolerance,
         resolver_methods=ctx.facts.resolver_methods, tflm_arena_size=ctx.tflm_arena_size,
