@@ -276,17 +276,22 @@ def _stat(a: np.ndarray, fn) -> float | None:
 
 
 def sweep(outputs: StreamOutputs, events: list[Event], config: RunConfig, opts: EvalOptions,
-          hours: float) -> dict[int, dict]:
-    """Replay smoothing and detection for every threshold (the model ran once)."""
+          hours: float, stop_above_fa: float | None = None) -> dict[int, dict]:
+    """Replay smoothing and detection for every threshold (the model ran once). With
+    ``stop_above_fa``, thresholds are visited from the highest down and the sweep stops after the
+    first one with more false accepts per hour than that (lower thresholds only fire more often:
+    they cannot be chosen while a quieter point exists)."""
     smoothed = smoothed_scores(outputs.outputs, config.stream.average_results)
     mask = keyword_mask(config.labels)
     thresholds = (opts.fixed_threshold,) if opts.fixed_threshold is not None else opts.thresholds
     curve = {}
-    for t in sorted(set(thresholds)):
+    for t in sorted(set(thresholds), reverse=True):
         cfg = dataclasses.replace(config.stream, threshold=int(t))
         found = replay(smoothed, outputs.hops, cfg, mask)
         curve[int(t)] = score(found, events, config.labels, config, opts, hours)
-    return curve
+        if stop_above_fa is not None and curve[int(t)]["false_accepts_per_hour"] > stop_above_fa:
+            break
+    return dict(sorted(curve.items()))
 
 
 def choose(curve: dict[int, dict], opts: EvalOptions) -> int:
@@ -366,8 +371,14 @@ def run_stream(name: str, pool: ClipPool, noise: list[np.ndarray], noise_rms: fl
     return StreamRun(events, outputs, total / rate / 3600.0)
 
 
-def _sweep(stream: StreamRun, config: RunConfig, opts: EvalOptions) -> dict[int, dict]:
-    return sweep(stream.outputs, stream.events, config, opts, stream.hours)
+def _sweep(stream: StreamRun, config: RunConfig, opts: EvalOptions, stop_above_fa: float | None = None
+           ) -> dict[int, dict]:
+    return sweep(stream.outputs, stream.events, config, opts, stream.hours, stop_above_fa)
+
+
+def _grid_stop(opts: EvalOptions) -> float:
+    """Where a smoothing pair's sweep may stop: well above the budget (at least 5 per hour)."""
+    return max(10.0 * opts.max_false_accepts_per_hour, 5.0)
 
 
 def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress | None = None,
@@ -395,11 +406,13 @@ def evaluate(run, data_dirs: list[Path], opts: EvalOptions, progress: Progress |
             progress("choosing the operating point on the validation stream", 0, len(pairs))
         grid = {}
         for i, (average, count) in enumerate(pairs):
-            grid[(average, count)] = _sweep(validation, with_smoothing(config, average, count), opts)
+            grid[(average, count)] = _sweep(validation, with_smoothing(config, average, count), opts,
+                                            _grid_stop(opts))
             if progress:
                 progress("choosing the operating point on the validation stream", i + 1, len(pairs))
         average, count, chosen = choose_smoothing(grid, opts)
         config = with_smoothing(config, average, count)
+        grid[(average, count)] = _sweep(validation, config, opts)  # the chosen pair's whole curve, for the plot
     else:
         chosen = opts.fixed_threshold
     test = run_stream("test", test_pool, noise, noise_rms, opts.minutes, opts.seed, engine, quant, config, opts,
