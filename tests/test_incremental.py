@@ -25,7 +25,7 @@ from tinykws.codegen.graph import parse_graph
 from tinykws.codegen.host import CEngine, build_program, cortex_m4_flash_bytes, run_program
 from tinykws.codegen.incremental import IncrementalReference, plan_incremental
 from tinykws.codegen.lower import lower
-from tinykws.verify.engines import LiteRTEngine
+from tinykws.toolchain import toolchain_available
 
 HOP = 4  # frames per inference of the ds-cnn-s-stream preset (stream.infer_every_hops of its runs)
 POSITIONS = 400
@@ -176,3 +176,24 @@ def test_refuses_residual_and_bad_hops(variety_model: bytes) -> None:
         generate_engine(variety_model, incremental_hop=3)
     with pytest.raises(IncrementalError, match="not shorter than the 33-frame window"):
         generate_engine(variety_model, incremental_hop=34)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("platform", ["cortex-m4", "cortex-m55"])
+@pytest.mark.parametrize(("name", "hop"), CASES[:2])
+def test_device_incremental_equals_full_window(request, name: str, hop: int, platform: str,
+                                               tmp_path: Path) -> None:
+    """In QEMU with the optimized kernels (DSP on the M4, Helium on the M55): the same bytes."""
+    from tinykws.codegen.device import build_device_program, run_device_program
+
+    ok, why = toolchain_available(platform)
+    if not ok:
+        pytest.skip(why)
+    model = request.getfixturevalue(name)
+    engine = generate_engine(model, incremental_hop=hop)
+    elf = build_device_program(engine, tmp_path, platform=platform)
+    windows = windows_of_stream(*_shape(model), hop, 80, seed=30 + hop)
+    full = run_device_program(elf, engine, windows, platform=platform)
+    stream = run_device_program(elf, engine, windows, platform=platform, stream=True)
+    assert np.array_equal(stream.outputs, full.outputs)
+    assert stream.instructions_min < full.instructions_min  # a hop costs less than a window

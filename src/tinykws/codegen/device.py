@@ -39,7 +39,8 @@ class DeviceRun:
 
 def render_device_main(engine: GeneratedEngine) -> str:
     env = environment(str(drivers_dir()))
-    return env.get_template("device_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper())
+    return env.get_template("device_main.c.j2").render(prefix=engine.prefix, macro=engine.prefix.upper(),
+                                                       stream=engine.incremental is not None)
 
 
 def build_device_program(engine: GeneratedEngine, build_dir: Path, platform: str = "cortex-m4",
@@ -57,8 +58,9 @@ def build_device_program(engine: GeneratedEngine, build_dir: Path, platform: str
 
 
 def run_device_program(elf: Path, engine: GeneratedEngine, inputs: np.ndarray, platform: str = "cortex-m4",
-                       timeout: float = 600.0) -> DeviceRun:
-    """Run the driver on a batch of int8 inputs in QEMU; outputs and instruction counts."""
+                       timeout: float = 600.0, stream: bool = False) -> DeviceRun:
+    """Run the driver on a batch of int8 inputs in QEMU; outputs and instruction counts. With
+    ``stream`` the inputs are consecutive windows of one stream, run by the incremental engine."""
     from tinykws.toolchain import run_firmware
 
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
@@ -66,7 +68,8 @@ def run_device_program(elf: Path, engine: GeneratedEngine, inputs: np.ndarray, p
     with tempfile.TemporaryDirectory(prefix="tinykws-device-") as tmp:
         in_path, out_path = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         in_path.write_bytes(x.tobytes())
-        result = run_firmware(elf, [in_path, out_path], platform=platform, timeout=timeout)
+        args = [in_path, out_path] + (["--stream"] if stream else [])
+        result = run_firmware(elf, args, platform=platform, timeout=timeout)
         metrics = result.metrics()
         if result.exit_code != 0 or metrics.get("inferences") != len(x):
             raise DeviceRunError(f"{Path(elf).name} failed in QEMU (exit {result.exit_code}):\n"
