@@ -16,7 +16,7 @@ import pytest
 import codegen_models as cm
 from test_codegen import varied_inputs
 from tinykws.codegen import generate_engine
-from tinykws.codegen.device import build_device_program, run_device_program
+from tinykws.codegen.device import DEVICE_OPTIMIZE, build_device_program, run_device_program
 from tinykws.codegen.dsp import requant_is_fast as _requant_is_fast
 from tinykws.codegen.bitexact import compare_outputs
 from tinykws.toolchain import toolchain_available
@@ -64,11 +64,11 @@ def _preset(name: str) -> bytes:
 
 
 def _device_check(model: bytes, work: Path, n: int, platform: str = "cortex-m4", kernels: str = "optimized",
-                  seed: int = 1):
+                  seed: int = 1, optimize: str = DEVICE_OPTIMIZE):
     engine = generate_engine(model)
     x = varied_inputs(n, engine.model.tensors[engine.model.input].size, seed=seed)
     reference = TFLMEngine(model).run(x)
-    elf = build_device_program(engine, work, platform=platform, kernels=kernels)
+    elf = build_device_program(engine, work, platform=platform, kernels=kernels, optimize=optimize)
     run = run_device_program(elf, engine, x, platform=platform)
     report = compare_outputs(run.outputs, reference)
     assert report.ok, report

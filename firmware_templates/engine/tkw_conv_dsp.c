@@ -19,7 +19,8 @@
  * without optimization (r7 is the frame pointer there), narrow activation
  * bounds and blocks of fewer than five pixels use the C form of the same
  * product. 1x1 convolutions read input pixels directly; others go through
- * im2col. Helium cores run 1x1 convolutions in tkw_conv_mve.c. */
+ * im2col. Helium cores run every convolution in tkw_conv_mve.c (im2col
+ * windows staged here as bytes). */
 #include "tkw_dsp.h"
 
 #if TKW_HAVE_DSP
@@ -505,6 +506,49 @@ static void im2col_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t 
     }
 }
 
+#if TKW_HAVE_MVE
+/* The window of output pixel (oy, ox) of a one-word-span filter as bytes
+ * (filter order; zero points outside the input). */
+static void word_window(const tkw_conv_params_t *p, const int8_t *input, int32_t oy, int32_t ox, int8_t *col)
+{
+    const uint32_t zero_word = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u;
+    const int32_t row_bytes = p->in_w * p->in_c, off = (ox * p->stride_w - p->pad_left) * p->in_c;
+    int32_t fy, y;
+    for (fy = 0, y = oy * p->stride_h - p->pad_top; fy < p->filter_h; ++fy, y += p->dilation_h, col += 4) {
+        const int32_t v = y < 0 || y >= p->in_h ? (int32_t)zero_word
+                                                : window_word(tkw_conv_input_row(p, input, y), off, row_bytes, zero_word);
+        memcpy(col, &v, sizeof v);
+    }
+}
+
+/* Helium: the windows of five pixels as bytes in the work buffer, then every
+ * output channel's dot products over them (tkw_conv_mve.c). */
+static void mve_im2col_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1)
+{
+    const int32_t k = p->filter_h * p->filter_w * p->in_c;
+    const int word_span = span_is_one_word(p);
+    int8_t *windows = (int8_t *)p->work;
+    const int8_t *pixels[COLUMNS];
+    int32_t y, x, j, n;
+    for (y = y0; y < y1; ++y) {
+        int8_t *out_row = tkw_conv_output_row(p, output, y);
+        for (x = 0; x < p->out_w; x += n) {
+            n = p->out_w - x < COLUMNS ? p->out_w - x : COLUMNS;
+            for (j = 0; j < n; ++j) {
+                int8_t *col = windows + j * k;
+                if (word_span) {
+                    word_window(p, input, y, x + j, col);
+                } else {
+                    im2col(p, input, y, x + j, col);
+                }
+                pixels[j] = col;
+            }
+            tkw_mve_conv_block(p, pixels, n, out_row + x * p->out_c);
+        }
+    }
+}
+#endif
+
 static int is_pointwise(const tkw_conv_params_t *p)
 {
     return p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0
@@ -529,6 +573,10 @@ int tkw_dsp_conv2d_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t 
 #if TKW_HAVE_MVE
     if (pointwise) {
         return tkw_mve_pointwise_rows(p, input, output, y0, y1);
+    }
+    if (p->filter != NULL && 4 * p->work_words >= COLUMNS * p->filter_h * p->filter_w * p->in_c) {
+        mve_im2col_rows(p, input, output, y0, y1); /* five k-byte windows fit in the work buffer */
+        return 1;
     }
 #endif
     if (p->work_words < work_words_needed(p, pointwise)) {

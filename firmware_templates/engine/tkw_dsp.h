@@ -24,7 +24,7 @@
 
 /* The generated model compiles each layer's constants in the layout its
  * kernels read: a layer the optimized kernels take keeps its int8 filter,
- * bias and per-channel multipliers only in builds without them (Helium 1x1
+ * bias and per-channel multipliers only in builds without them (Helium
  * convolutions read the int8 filter too), and its pre-unpacked constants
  * only in builds with them. TKW_IF_*(array) is the array or NULL. */
 #define TKW_BUILD_PORTABLE (!TKW_HAVE_DSP)
@@ -52,6 +52,9 @@ int tkw_dsp_depthwise_conv2d_rows(const tkw_conv_params_t *p, const int8_t *inpu
 #if TKW_HAVE_MVE
 /* 1x1 convolutions (stride 1, no padding) with Helium (tkw_conv_mve.c). */
 int tkw_mve_pointwise_rows(const tkw_conv_params_t *p, const int8_t *input, int8_t *output, int32_t y0, int32_t y1);
+/* Every output channel of n <= 5 pixels from their k-value windows (filter
+ * order) with Helium (tkw_conv_mve.c); needs the int8 filter. */
+void tkw_mve_conv_block(const tkw_conv_params_t *p, const int8_t *const *pixels, int32_t n, int8_t *out);
 #endif
 
 /* Adds one input row of a MEAN over height and width to the sums, which hold

@@ -138,15 +138,9 @@ _PORTABLE_FIELDS = ("filter", "bias", "multiplier", "shift")
 _DSP_FIELDS = ("filter_pairs", "channel_blocks")
 
 
-def _pointwise(layer: Layer) -> bool:
-    return layer.kernel == "tkw_conv2d" and all(
-        layer.field(f) == 1 for f in ("filter_h", "filter_w", "stride_h", "stride_w")) and not any(
-        layer.field(f) for f in ("pad_top", "pad_left"))
-
-
 def _with_build_guards(layers: tuple[Layer, ...]) -> tuple[tuple[Layer, ...], dict[str, str]]:
     """Each build carries one layout of a fast layer's constants: the int8 arrays where the portable
-    kernels run them (and the int8 filter for Helium 1x1 convolutions), the pre-unpacked ones where
+    kernels run them (and the int8 filter of convolutions for Helium), the pre-unpacked ones where
     the optimized kernels do."""
     guards: dict[str, str] = {}
     out = []
@@ -159,7 +153,7 @@ def _with_build_guards(layers: tuple[Layer, ...]) -> tuple[tuple[Layer, ...], di
                 if symbol == "NULL":
                     continue
                 kind = ("DSP" if name in _DSP_FIELDS else
-                        "PORTABLE_OR_MVE" if name == "filter" and _pointwise(layer) else "PORTABLE")
+                        "PORTABLE_OR_MVE" if name == "filter" and layer.kernel == "tkw_conv2d" else "PORTABLE")
                 guards[symbol] = f"TKW_BUILD_{kind}"
                 changes[name] = f"TKW_IF_{kind}({symbol})"
             layer = dataclasses.replace(layer, fields=tuple((k, changes.get(k, v)) for k, v in layer.fields))
