@@ -74,14 +74,19 @@ docs: setup
 
 # The shipped reference model: cross-validate the recipe (folds of DATA's speakers, EXTRA always in training;
 # `cv` resumes the folds already done), retrain on both folders, export, check, ship.
+# The always-on model: make reference-model REF_NAME=ds-cnn-s-stream-kws12 (preset ds-cnn-s-stream, VALID in time).
 REF_NAME   ?= ds-cnn-s-kws12
 REF_RECIPE ?= models/recipes/$(REF_NAME).json
+REF_PRESET ?= $(if $(findstring -stream-,$(REF_NAME)),ds-cnn-s-stream,ds-cnn-s)
 reference-model: setup
-	$(BIN)/tinykws cv --data-dir $(DATA) --extra-train-dir $(EXTRA) --recipe $(REF_RECIPE) --out runs/$(REF_NAME)-cv
-	$(BIN)/tinykws train --data-dir $(EXTRA) --data-dir $(DATA) --recipe $(REF_RECIPE) --force --out runs/$(REF_NAME)
+	$(BIN)/tinykws cv --data-dir $(DATA) --extra-train-dir $(EXTRA) --preset $(REF_PRESET) --recipe $(REF_RECIPE) \
+	    --out runs/$(REF_NAME)-cv
+	$(BIN)/tinykws train --data-dir $(EXTRA) --data-dir $(DATA) --preset $(REF_PRESET) --recipe $(REF_RECIPE) \
+	    --force --out runs/$(REF_NAME)
 	$(BIN)/tinykws export runs/$(REF_NAME)
 	$(BIN)/tinykws check runs/$(REF_NAME) --data-dir $(EXTRA) --data-dir $(DATA)
-	$(BIN)/tinykws stream-eval runs/$(REF_NAME) --data-dir $(DATA) --minutes 120 --write-config
+	$(BIN)/tinykws stream-eval runs/$(REF_NAME) --data-dir $(EXTRA) --data-dir $(DATA) --minutes 120 --fast \
+	    --write-config
 	$(BIN)/tinykws ship runs/$(REF_NAME) --cv runs/$(REF_NAME)-cv --out models/$(REF_NAME) \
 	    --notes models/recipes/$(REF_NAME).ablation.md
 	$(BIN)/python -m tinykws.docs

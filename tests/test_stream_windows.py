@@ -128,3 +128,15 @@ def test_streaming_preset_builds_a_valid_time_keras_model():
     x2 = x.copy()
     x2[:, 10:] += 1.0
     np.testing.assert_array_equal(conv(x).numpy()[:, 0], conv(x2).numpy()[:, 0])
+
+
+def test_profile_of_the_streaming_preset_follows_its_valid_rows():
+    from tinykws.model.build import build_model, preset
+    from tinykws.model.profile import profile_config
+
+    cfg = preset("ds-cnn-s-stream", width=0.25)
+    model = build_model(cfg, FC, 12)
+    prof = {layer.name: layer for layer in profile_config(cfg, FC, 12).layers}
+    for name in ("conv", "ds1_dw", "ds1_pw", "ds4_dw", "ds4_pw"):
+        assert tuple(prof[name].out_shape) == tuple(model.get_layer(name).output.shape[1:]), name
+    assert profile_config(preset("ds-cnn-s-stream"), FC, 12).macs < profile_config(preset("ds-cnn-s"), FC, 12).macs

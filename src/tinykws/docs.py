@@ -69,10 +69,17 @@ def _check_row(check: dict | None) -> tuple[str, str]:
 def _stream_row(stream: dict | None) -> tuple[str, str]:
     if stream is None:
         return "streaming, `tinykws stream-eval`", _missing("stream_eval.json", "`tinykws stream-eval RUN`, then ship")
-    return (f"streaming, `tinykws stream-eval` ({stream['minutes']:g} min at {stream['snr_db']:g} dB SNR), "
-            f"threshold int8 {stream['threshold']}",
+    smoothing = stream.get("stream_config", {})
+    chosen = stream.get("operating_point", {}).get("chosen_on")
+    how = (f", mean of {smoothing['average_results']} results, {smoothing['min_count']} in a row"
+           if "average_results" in smoothing else "")
+    clean = stream.get("clean")
+    return (f"streaming, `tinykws stream-eval` ({stream['minutes']:g} min of test stream at {stream['snr_db']:g} dB "
+            f"SNR), threshold int8 {stream['threshold']}{how}" + (f", chosen on the {chosen}" if chosen else ""),
             f"{100 * stream['false_reject_rate']:.1f}% false rejections at "
-            f"{stream['false_accepts_per_hour']:.1f} false accepts per hour")
+            f"{stream['false_accepts_per_hour']:.1f} false accepts per hour"
+            + (f" (clean: {100 * clean['false_reject_rate']:.1f}% at {clean['false_accepts_per_hour']:.1f})"
+               if clean else ""))
 
 
 def model_region(root: Path, name: str) -> str:

@@ -192,7 +192,7 @@ def model_card(run: Run, cv: dict, confusion: np.ndarray | None, name: str, note
         f"{manifest['tflm_arena_bytes']:,} B |", "",
         f"Operators: {', '.join(o['op'] for o in manifest['ops'])}.", "",
         *_recipe_lines(config),
-        "Reproduce: `make reference-model DATA=../shared/data/speech_commands_v0.02_real`.", "",
+        f"Reproduce: `make reference-model REF_NAME={name} DATA=../shared/data/speech_commands_v0.02_real`.", "",
     ]
     return "\n".join(lines) + ("\n" + notes.strip() + "\n" if notes.strip() else "")
 
