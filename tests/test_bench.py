@@ -68,3 +68,9 @@ def test_quick_option_measures_s_only():
     assert parse_args(["--quick", "--out", "x"]).presets == ("ds-cnn-s",)
     assert parse_args(["--out", "x"]).presets == ("ds-cnn-s", "ds-cnn-m", "ds-cnn-l")
     assert parse_args(["--presets", "ds-cnn-m"]).out == Path("bench")
+
+
+def test_stream_section_says_when_there_is_no_always_on_model(tmp_path):
+    opts = BenchOptions(out=tmp_path / "bench", presets=(), sections=("stream",), stream_model=tmp_path / "none")
+    results = run_bench(opts, models={}, progress=lambda: None)
+    assert not results.rows and "no shipped always-on model" in results.facts["stream_skipped"]

@@ -76,6 +76,12 @@ class Row:
         return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
 
 
+#: The shipped models whose --stream cost the bench measures: the always-on model (VALID in time:
+#: incremental engine) and the one-second classifier (SAME: today's full window at every inference).
+STREAM_MODEL = Path("models") / "ds-cnn-s-stream-kws12"
+FULL_WINDOW_MODEL = Path("models") / "ds-cnn-s-kws12"
+
+
 @dataclass
 class BenchOptions:
     out: Path
@@ -87,7 +93,9 @@ class BenchOptions:
     training_clips: int = 2000
     mfcc_clips: int = 200
     host_inputs_per_preset: dict = field(default_factory=lambda: {"ds-cnn-m": 50, "ds-cnn-l": 20})
-    sections: tuple[str, ...] = ("device", "frontend", "host", "memory", "python")
+    sections: tuple[str, ...] = ("device", "frontend", "stream", "host", "memory", "python")
+    stream_model: Path = STREAM_MODEL
+    full_window_model: Path = FULL_WINDOW_MODEL
     tflm_dir: Path | None = None  # a TensorFlow Lite Micro tree: run it on the Cortex-M4 (bench_tflm)
 
 
@@ -395,9 +403,42 @@ def write_results(results: Results, opts: BenchOptions) -> tuple[Path, Path]:
 
 # --- driver ------------------------------------------------------------------------------
 
+def stream_section(results: Results, opts: BenchOptions, work: Path, step) -> None:
+    """Instructions per second of audio of the cortex-m4 (and m55) bundle's --stream mode: the
+    incremental engine of the always-on model against today's full-window stream, same recording."""
+    from tinykws.stream.bench import stream_cost, synthetic_recording, today_full_window
+    from tinykws.toolchain import toolchain_available
+
+    if not (opts.stream_model / "int8.tflite").exists():
+        results.facts["stream_skipped"] = f"{opts.stream_model}: no shipped always-on model"
+        step()
+        return
+    wav = synthetic_recording(work / "stream.wav", 20)
+    for platform in PLATFORM_TITLES:
+        if not toolchain_available(platform)[0]:
+            continue
+        cost = stream_cost(opts.stream_model, work / f"stream-{platform}", wav=wav, target=platform)
+        section = f"{PLATFORM_TITLES[platform]}, --stream instructions per second of audio"
+        note = (f"{opts.stream_model.name}, front end + model + recognizer, {cost.seconds:g} s recording; "
+                f"stream state {cost.incremental.state_bytes:,} B")
+        if (opts.full_window_model / "int8.tflite").exists():
+            today = today_full_window(opts.full_window_model, work / f"today-{platform}", wav, platform)
+            results.add(section, "incremental engine (always-on model)", cost.incremental.per_second,
+                        today.per_second, f"today's full window ({opts.full_window_model.name}, every "
+                        f"{today.hop_ms:g} ms)", "instructions", note=note)
+        results.add(section, "incremental engine (always-on model)", cost.incremental.per_second,
+                    cost.full_window.per_second, "full window, same model", "instructions", note=note)
+        results.add(section, "model alone, incremental", cost.incremental.model_per_second,
+                    cost.full_window.model_per_second, "full window, same model", "instructions",
+                    note=f"{cost.incremental.model_per_inference:,} vs {cost.full_window.model_per_inference:,} "
+                         "per inference")
+    step()
+
+
 def _total_steps(opts: BenchOptions) -> int:
     n = len(opts.presets)
-    per = {"device": 2 * n + ("ds-cnn-s" in opts.presets), "frontend": 1, "host": n, "memory": n, "python": 2}
+    per = {"device": 2 * n + ("ds-cnn-s" in opts.presets), "frontend": 1, "host": n, "memory": n, "python": 2,
+           "stream": 1}
     return n + sum(per[s] for s in opts.sections)
 
 
@@ -419,6 +460,8 @@ def run_bench(opts: BenchOptions, models: dict[str, bytes] | None = None, progre
             tflm_section(results, opts.tflm_dir, work)
         if "frontend" in opts.sections:
             frontend_section(results, work, step)
+        if "stream" in opts.sections:
+            stream_section(results, opts, work, step)
         if "host" in opts.sections:
             host_section(results, models, opts, work, step)
         if "memory" in opts.sections:

@@ -107,3 +107,27 @@ def stream_cost(run_dir: Path | str, work: Path, wav: Path | None = None, target
     for name, c in (("incremental", ctx), ("full_window", full_ctx)):
         runs[name] = _run(_write_bundle(c, work / f"{target}-{name}"), wav, target, seconds_read)
     return StreamCost(target, seconds_read, runs["incremental"], runs["full_window"])
+
+
+@dataclass(frozen=True)
+class TodayRun:
+    per_second: int  # instructions_per_second_of_audio of the full-window stream
+    hop_ms: float    # time between inferences
+
+
+def today_full_window(run_dir: Path | str, work: Path, wav: Path, target: str = "cortex-m4") -> TodayRun:
+    """--stream of a SAME-in-time model's bundle (full window at every inference, as before
+    incremental inference) on ``wav``: the figure the incremental engine is compared with."""
+    from tinykws.audio.io import read_wav
+    from tinykws.firmware import make_context
+
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    _, info = read_wav(wav)
+    ctx = make_context(run_dir, target, golden_count=1)
+    run = _run(_write_bundle(ctx, work / f"{target}-today"), Path(wav), target, info.frames / info.sample_rate)
+    from tinykws.run import open_run
+
+    cfg = open_run(run_dir).config
+    return TodayRun(run.per_second, 1000.0 * cfg.stream.infer_every_hops * cfg.features.hop_samples
+                    / cfg.features.sample_rate)
