@@ -4,8 +4,10 @@ With a TFLite Micro tree (``make bench TFLM_DIR=DIR``; ``make tflm-tree`` makes 
 (the shipped ``models/ds-cnn-s-kws12`` by default) is rendered twice: as the ``cortex-m4``
 bundle (the tinykws engine) and as the ``tflm`` bundle, built for the Cortex-M4 with TFLM's
 reference kernels and with its CMSIS-NN kernels (arm-none-eabi-gcc, TFLM's cortex_m_generic
-target, its own flags). All three run the same app, golden clips and ``--bench`` loop in QEMU
-mps2-an386 with ``-icount shift=0``, and the same clips through ``--batch``. Measured:
+target, its own flags; only the model's kernel sources are compiled, TFLM_KERNEL_SOURCES, which
+links the same program as TFLM's full library). All three run the same app, golden clips and
+``--bench`` loop in QEMU mps2-an386 with ``-icount shift=0``, and the same clips through
+``--batch``. Measured:
 instructions per inference, the arena (the engine's static arena; TFLM's
 ``arena_used_bytes()`` on the chip), the linked ``.text`` (code + read-only data) of the engine
 and of TFLM's library and the model array, from the linker maps, and whether the int8
