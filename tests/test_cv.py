@@ -40,6 +40,11 @@ def test_cv_cli_writes_mean_and_spread(tone_data, tmp_path):
     assert again.exit_code == 0, again.output
     assert model.stat().st_mtime_ns == stamp
     assert json.loads((tmp_path / "cv" / "cv.json").read_text())["int8_accuracy"] == report["int8_accuracy"]
+    # a run of one fold keeps the folder's other finished folds in cv.json
+    one = CliRunner().invoke(app, ["cv", "--data-dir", str(tone_data), "--out", str(tmp_path / "cv"), "-k", "3",
+                                   "--fold", "2", "--epochs", "1", "--width", "0.25"])
+    assert one.exit_code == 0, one.output
+    assert json.loads((tmp_path / "cv" / "cv.json").read_text())["folds"] == report["folds"]
     other = CliRunner().invoke(app, ["cv", "--data-dir", str(tone_data), "--out", str(tmp_path / "cv"), "-k", "3",
                                      "--fold", "0", "--epochs", "2", "--width", "0.25"])
     assert other.exit_code == 2 and "another recipe" in other.output and model.stat().st_mtime_ns == stamp

@@ -136,15 +136,19 @@ def cross_validate(cfg: RunConfig, eval_dirs: list[Path], extra_dirs: list[Path]
     evaluation = discover(eval_dirs, cfg.labels, cfg.train.validation_share)
     extra = discover(extra_dirs, cfg.labels, cfg.train.validation_share) if extra_dirs else None
     splits = speaker_folds(evaluation.clips, k)
-    results = []
-    for i in folds if folds is not None else range(k):
+    wanted = list(folds) if folds is not None else list(range(k))
+    # cv.json summarises every finished fold of the folder, also those an earlier `--fold` run made
+    results = {j: r for j in range(k) if j not in wanted for r in (finished_fold(cfg, out, j),) if r is not None}
+    report = None
+    for i in wanted:
         result = finished_fold(cfg, out, i)
         if result is None:
             result = run_fold(cfg, fold_dataset(evaluation, extra, splits[i][1]), i, out, on_epoch)
-        results.append(result)
+        results[i] = result
         if on_fold is not None:
             on_fold(result)
-        report = summary(results) | {"k": k, "config": _recipe_of(cfg), "machine": _machine()}
+        report = summary([results[j] for j in sorted(results)]) | {"k": k, "config": _recipe_of(cfg),
+                                                                    "machine": _machine()}
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "cv.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
