@@ -125,16 +125,18 @@ def check_model_config(model_cfg: ModelConfig, feature_cfg: FeatureConfig) -> No
                              f"{feature_cfg.n_frames} frames (rows per layer {rows})")
 
 
+def out_rows(n: int, kernel: int, stride: int, time_padding: str) -> int:
+    """Output rows in time of one layer over ``n`` input rows: SAME ceil(n / stride), VALID
+    (n - kernel) // stride + 1 (the profile counts layers with it too)."""
+    return -(-n // stride) if time_padding == "same" else (n - kernel) // stride + 1
+
+
 def time_rows(model_cfg: ModelConfig, n_frames: int) -> list[int]:
     """Output rows (time) of the first conv and of every depthwise layer for ``n_frames`` input frames."""
-    same = model_cfg.time_padding == "same"
-
-    def out(n, k, s):
-        return -(-n // s) if same else (n - k) // s + 1
-
-    rows = [out(n_frames, model_cfg.first.kernel[0], model_cfg.first.stride[0])]
+    pad = model_cfg.time_padding
+    rows = [out_rows(n_frames, model_cfg.first.kernel[0], model_cfg.first.stride[0], pad)]
     for stride in model_cfg.ds_strides:
-        rows.append(out(rows[-1], model_cfg.ds_kernel[0], stride[0]))
+        rows.append(out_rows(rows[-1], model_cfg.ds_kernel[0], stride[0], pad))
     return rows
 
 
@@ -164,7 +166,7 @@ def _freq_pad(x, model_cfg: ModelConfig, kernel, stride, name):
     if model_cfg.time_padding == "same":
         return x, "same"
     width = x.shape[2]
-    out = -(-width // stride[1])
+    out = out_rows(width, kernel[1], stride[1], "same")
     total = max((out - 1) * stride[1] + kernel[1] - width, 0)
     if total == 0:
         return x, "valid"

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from tinykws.config import FeatureConfig, ModelConfig
+from tinykws.model.build import out_rows
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,8 @@ def profile_config(model: ModelConfig, features: FeatureConfig, n_classes: int) 
     first = model.first
     layers = [LayerProfile("input", "INPUT", (h, w, c), 0, 0, h * w * c)]
     kh, kw = first.kernel
-    valid = model.time_padding == "valid"  # VALID in time, SAME in frequency (model.build)
-
-    def rows(n: int, k: int, s: int) -> int:
-        return (n - k) // s + 1 if valid else same_out(n, s)
-
-    h, w = rows(h, kh, first.stride[0]), same_out(w, first.stride[1])
+    pad = model.time_padding  # VALID or SAME in time, SAME in frequency (model.build)
+    h, w = out_rows(h, kh, first.stride[0], pad), same_out(w, first.stride[1])
     layers.append(LayerProfile("conv", "CONV_2D", (h, w, first.filters),
                                kh * kw * c * first.filters + first.filters,
                                conv_macs(kh, kw, c, first.filters, h, w), h * w * first.filters, kernel=(kh, kw)))
@@ -91,7 +88,7 @@ def profile_config(model: ModelConfig, features: FeatureConfig, n_classes: int) 
         if model.kind == "mobilenetv2":
             h, w, c = _inverted_residual_layers(layers, f"ds{i}", h, w, c, filters, stride, model)
             continue
-        h, w = rows(h, kh, stride[0]), same_out(w, stride[1])
+        h, w = out_rows(h, kh, stride[0], pad), same_out(w, stride[1])
         layers.append(LayerProfile(f"ds{i}_dw", "DEPTHWISE_CONV_2D", (h, w, c), kh * kw * c + c,
                                    kh * kw * c * h * w, h * w * c, kernel=(kh, kw)))
         layers.append(LayerProfile(f"ds{i}_pw", "CONV_2D", (h, w, filters), c * filters + filters,

@@ -120,14 +120,13 @@ def today_full_window(run_dir: Path | str, work: Path, wav: Path, target: str = 
     incremental inference) on ``wav``: the figure the incremental engine is compared with."""
     from tinykws.audio.io import read_wav
     from tinykws.firmware import make_context
+    from tinykws.run import open_run
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     _, info = read_wav(wav)
     ctx = make_context(run_dir, target, golden_count=1)
     run = _run(_write_bundle(ctx, work / f"{target}-today"), Path(wav), target, info.frames / info.sample_rate)
-    from tinykws.run import open_run
-
     cfg = open_run(run_dir).config
     return TodayRun(run.per_second, 1000.0 * cfg.stream.infer_every_hops * cfg.features.hop_samples
                     / cfg.features.sample_rate)
