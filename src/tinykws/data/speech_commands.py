@@ -61,12 +61,16 @@ def speaker_of(path: Path) -> str:
     return prefix
 
 
+def speaker_hash(speaker: str, salt: str = "tinykws") -> int:
+    """A stable integer of a speaker id: sha1 of ``salt:speaker`` (any id, even undecodable names)."""
+    return int(hashlib.sha1(f"{salt}:{speaker}".encode("utf-8", "surrogateescape")).hexdigest(), 16)
+
+
 def speaker_percentage(speaker: str) -> float:
     """Stable position of a speaker in [0, 100), computed like the Speech Commands split
     but from a salted hash: the official hash would put every speaker of an official
     test subset (such as the shared real clips) into one band."""
-    digest = hashlib.sha1(f"tinykws:{speaker}".encode("utf-8", "surrogateescape")).hexdigest()
-    return (int(digest, 16) % (_MAX_PER_CLASS + 1)) * (100.0 / _MAX_PER_CLASS)
+    return (speaker_hash(speaker) % (_MAX_PER_CLASS + 1)) * (100.0 / _MAX_PER_CLASS)
 
 
 def split_of_speaker(speaker: str, validation_pct: float, test_pct: float) -> str:

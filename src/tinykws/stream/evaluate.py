@@ -88,13 +88,10 @@ class ClipPool:
 def split_speakers(pool: ClipPool, tune_share: float) -> tuple[ClipPool, ClipPool, bool]:
     """(validation pool, test pool, disjoint): clips split by a salted hash of their speaker, so no
     speaker is in both; with one speaker only, both pools are that speaker's (disjoint False)."""
-    import hashlib
-
-    from tinykws.data.speech_commands import speaker_of
+    from tinykws.data.speech_commands import speaker_hash, speaker_of
 
     speakers = [speaker_of(p) for p in pool.paths]
-    tune = np.array([int(hashlib.sha1(f"tinykws-stream:{s}".encode("utf-8", "surrogateescape")).hexdigest(), 16)
-                     % 1000 < 1000 * tune_share for s in speakers], bool)
+    tune = np.array([speaker_hash(s, "tinykws-stream") % 1000 < 1000 * tune_share for s in speakers], bool)
     if len(set(speakers)) < 2:
         return pool, pool, False
     if tune.all() or not tune.any():  # few speakers, all hashed to one side: the first one tunes
